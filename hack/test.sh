@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# THE test command of the project, and what CI runs (.ci/run):
+#   ./hack/test.sh [PYTEST ARGS...]
+# Sets up .venv (dev extras), makes sure PostgreSQL and Redis are up, then runs lint,
+# format check, type check and the tests (notebooks included), stopping at the first failure
+# with that step's exit code. Extra arguments go to pytest, e.g. ./hack/test.sh -k issues -x
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() {
+  local name="$1" rc=0
+  shift
+  printf '\n==> %s\n    $ %s\n' "$name" "$*"
+  "$@" || rc=$?
+  if ((rc != 0)); then
+    printf '\n==> FAILED: %s (exit %d)\n' "$name" "$rc" >&2
+    exit "$rc"
+  fi
+}
+
+step "bootstrap .venv (dev extras)" hack/bootstrap.sh dev
+step "services: PostgreSQL and Redis" hack/services.sh
+
+step "lint: ruff check" .venv/bin/ruff check .
+step "format: ruff format --check" .venv/bin/ruff format --check .
+step "types: mypy" .venv/bin/mypy
+
+paths=(tests)
+if [[ -d notebooks ]]; then
+  paths+=(notebooks)
+fi
+export PLATFORM_REQUIRE_SERVICES=1
+step "tests: pytest ${paths[*]}" .venv/bin/pytest --nbval-lax "${paths[@]}" "$@"
+
+printf '\n==> all checks passed\n'

@@ -1,0 +1,5 @@
+"""The ``platform`` entry point."""
+
+from platform_sdk.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,245 @@
+"""Settings of one platform instance.
+
+Resolution order (mlflow's): explicit argument > environment > ``.env`` file in the working
+directory > default. Every value is checked when the settings are built, and a bad one raises
+:class:`~platform_sdk.errors.ConfigError` naming the variable, so the process fails at start
+rather than on first use.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from platform_sdk.errors import ConfigError
+
+__all__ = ["LogSettings", "Settings", "load_settings"]
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+LOG_FORMATS = ("text", "json")
+
+
+def _alias(name: str) -> Any:
+    return AliasChoices(name, name.lower())
+
+
+class LogSettings:
+    """``PLATFORM_LOG`` parsed: ``LEVEL`` or ``LEVEL:FORMAT`` (``info``, ``debug:json``)."""
+
+    def __init__(self, raw: str) -> None:
+        level, _, fmt = raw.strip().lower().partition(":")
+        if level not in LOG_LEVELS:
+            raise ValueError(f"unknown level {level!r}; use one of {', '.join(LOG_LEVELS)}")
+        fmt = fmt or "text"
+        if fmt not in LOG_FORMATS:
+            raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(LOG_FORMATS)}")
+        self.level = level
+        self.format = fmt
+
+    @property
+    def level_number(self) -> int:
+        return int(logging.getLevelName(self.level.upper()))
+
+    def __str__(self) -> str:
+        return f"{self.level}:{self.format}"
+
+
+class Settings(BaseSettings):
+    """Every setting of the platform, with the variable names of ``.env.example``."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        frozen=True,
+    )
+
+    data_dir: Path = Field(Path(".platform"), validation_alias=_alias("PLATFORM_DATA_DIR"))
+    database_url: str | None = Field(None, validation_alias=_alias("DATABASE_URL"))
+    minio_endpoint: str | None = Field(None, validation_alias=_alias("MINIO_ENDPOINT"))
+    minio_access_key: str | None = Field(None, validation_alias=_alias("MINIO_ACCESS_KEY"))
+    minio_secret_key: str | None = Field(None, validation_alias=_alias("MINIO_SECRET_KEY"))
+    bucket: str = Field("platform", validation_alias=_alias("PLATFORM_BUCKET"))
+    valkey_url: str | None = Field(None, validation_alias=_alias("VALKEY_URL"))
+    runtime: Literal["local", "kubernetes"] = Field(
+        "local", validation_alias=_alias("PLATFORM_RUNTIME")
+    )
+    kubeconfig: Path | None = Field(None, validation_alias=_alias("KUBECONFIG"))
+    listen: str = Field("127.0.0.1:8080", validation_alias=_alias("PLATFORM_LISTEN"))
+    log: str = Field("info", validation_alias=_alias("PLATFORM_LOG"))
+    master_key: str | None = Field(None, validation_alias=_alias("PLATFORM_MASTER_KEY"))
+    max_request_bytes: int = Field(
+        16 * 1024 * 1024, gt=0, validation_alias=_alias("PLATFORM_MAX_REQUEST_BYTES")
+    )
+    shutdown_timeout: float = Field(
+        30.0, ge=0, validation_alias=_alias("PLATFORM_SHUTDOWN_TIMEOUT")
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"not a database URL ({exc})") from None
+        backend = url.get_backend_name()
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {backend!r}; use sqlite or postgresql")
+        if backend == "postgresql" and url.drivername not in (
+            "postgresql",
+            "postgresql+psycopg",
+        ):
+            raise ValueError("PostgreSQL is reached through psycopg 3: use postgresql+psycopg://")
+        return value
+
+    @field_validator("minio_endpoint")
+    @classmethod
+    def _check_endpoint(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL such as http://127.0.0.1:9000")
+        try:
+            parts.port  # noqa: B018 -- raises on a malformed port
+        except ValueError as exc:
+            raise ValueError(f"bad port ({exc})") from None
+        return value.rstrip("/")
+
+    @field_validator("valkey_url")
+    @classmethod
+    def _check_valkey(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss", "valkey", "valkeys", "unix"):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        if parts.scheme != "unix" and not parts.hostname:
+            raise ValueError("has no host")
+        return value
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8080")
+        return value
+
+    @field_validator("log")
+    @classmethod
+    def _check_log(cls, value: str) -> str:
+        return str(LogSettings(value))
+
+    @field_validator("master_key")
+    @classmethod
+    def _check_master_key(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if len(decode_master_key(value)) != 32:
+            raise ValueError("must be 32 bytes, base64 or hex encoded")
+        return value
+
+    @field_validator("bucket")
+    @classmethod
+    def _check_bucket(cls, value: str) -> str:
+        ok = 3 <= len(value) <= 63 and all(c.islower() or c.isdigit() or c in "-." for c in value)
+        if not ok:
+            raise ValueError("must be a valid S3 bucket name (3-63 lowercase letters, digits, -.)")
+        return value
+
+    @model_validator(mode="after")
+    def _check_minio_keys(self) -> Settings:
+        if self.minio_endpoint and not (self.minio_access_key and self.minio_secret_key):
+            raise ValueError(
+                "MINIO_ENDPOINT is set: MINIO_ACCESS_KEY and MINIO_SECRET_KEY are needed too"
+            )
+        return self
+
+    # -- derived values -------------------------------------------------------------------
+    @property
+    def resolved_database_url(self) -> str:
+        """``DATABASE_URL``, or the SQLite file in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'platform.db').resolve()}"
+
+    @property
+    def blobs_root(self) -> Path:
+        """The local folder that holds objects when no S3 endpoint is set."""
+        return self.data_dir / "blobs"
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @property
+    def log_settings(self) -> LogSettings:
+        return LogSettings(self.log)
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as a dict with secrets masked, for ``platform config`` and logs."""
+        out = self.model_dump(mode="json")
+        for key in ("minio_secret_key", "master_key"):
+            if out.get(key):
+                out[key] = "********"
+        if self.database_url:
+            out["database_url"] = make_url(self.database_url).render_as_string(hide_password=True)
+        return out
+
+
+def decode_master_key(value: str) -> bytes:
+    """The raw bytes of a master key given in hex or (url-safe) base64."""
+    text = value.strip()
+    if len(text) == 64:
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            pass
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=False)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings; a bad value raises ``ConfigError`` naming its variable."""
+    explicit = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**explicit)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "settings"
+        variable = _variable_name(field)
+        message = err["msg"].removeprefix("Value error, ")
+        if variable == "settings" and "MINIO" in message:
+            variable = "MINIO_ENDPOINT"
+        raise ConfigError(variable, message) from None
+
+
+def _variable_name(field: str) -> str:
+    for name, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        choices = alias.choices if isinstance(alias, AliasChoices) else []
+        if field == name or field in choices:
+            return str(choices[0]) if choices else name.upper()
+    return field

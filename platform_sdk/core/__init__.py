@@ -1,0 +1,1 @@
+"""Shared core: database, object store, bus and cache, events, audit, access."""

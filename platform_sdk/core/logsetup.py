@@ -1,0 +1,72 @@
+"""Structured logging controlled by ``PLATFORM_LOG`` (``LEVEL`` or ``LEVEL:FORMAT``).
+
+``text`` is for people at a terminal; ``json`` writes one object per line (timestamp, level,
+logger, message and any ``extra=`` fields) for log shippers — and for the platform's own
+OTLP ingest later. Uvicorn's loggers are routed through the same handler.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from platform_sdk.config import LogSettings
+
+__all__ = ["JsonFormatter", "configure_logging"]
+
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {
+        k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")
+    }
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record; extra fields are kept as top-level keys."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(_extras(record))
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """``time level logger: message key=value …``."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extras = _extras(record)
+        if extras:
+            line += " " + " ".join(f"{k}={v}" for k, v in extras.items())
+        return line
+
+
+def configure_logging(spec: str | LogSettings) -> None:
+    """Install one stderr handler on the root logger (and uvicorn's) per ``PLATFORM_LOG``."""
+    settings = spec if isinstance(spec, LogSettings) else LogSettings(spec)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if settings.format == "json" else TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.level_number)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        lg = logging.getLogger(name)
+        lg.handlers[:] = []
+        lg.propagate = True
+    # The access log middleware logs requests with fields; uvicorn's own access line is noise.
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)

@@ -1,0 +1,1 @@
+"""Continuous deployment: ops repositories, deployments per environment and their history."""

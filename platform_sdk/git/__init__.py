@@ -1,0 +1,1 @@
+"""Git hosting: repositories over smart HTTP, branches, merge requests and reviews."""

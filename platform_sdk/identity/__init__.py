@@ -1,0 +1,1 @@
+"""Identity: users and agents, login sessions, API tokens, roles, bindings and delegation."""

@@ -1,0 +1,1 @@
+"""Notifications: outgoing webhooks with their deliveries, and the inbox and email."""

@@ -1,0 +1,1 @@
+"""Observability: OTLP ingest, telemetry queries, the metric catalogue, alert rules."""

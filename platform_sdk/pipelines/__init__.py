@@ -1,0 +1,1 @@
+"""CI pipelines: runs defined by ``.platform.yaml``, their steps, logs and artifacts."""

@@ -1,0 +1,154 @@
+"""The embedded platform: every capability as Python objects over one data dir.
+
+``platform_sdk.open()`` builds a :class:`Platform` from the settings (argument > environment >
+``.env`` > default). With the embedded defaults — SQLite in the data dir, objects in a local
+folder, an in-process bus — a missing data dir is initialised on first open (like a SQLite
+file), and the new admin's password is shown once. With an explicit ``DATABASE_URL`` the schema
+is never changed behind the operator's back: an outdated one raises ``SchemaOutdated``.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from platform_sdk.__about__ import __version__
+from platform_sdk.config import Settings, load_settings
+from platform_sdk.core.access import Actor
+from platform_sdk.core.blobs import BlobStore, open_blobs
+from platform_sdk.core.bus import Bus, open_bus
+from platform_sdk.core.db import make_engine, make_sessionmaker, session_scope
+from platform_sdk.core.health import Readiness, check_readiness
+from platform_sdk.core.migrate import ensure_current, schema_state, upgrade
+from platform_sdk.errors import NotFound
+from platform_sdk.identity.bootstrap import AdminCredentials, bootstrap, bootstrap_admin
+from platform_sdk.identity.models import User, UserKind
+
+__all__ = ["Platform", "open"]
+
+log = logging.getLogger(__name__)
+
+
+class Platform:
+    """One platform instance, acting as one user (the data dir's admin unless told otherwise)."""
+
+    def __init__(self, settings: Settings, *, user: str | None = None) -> None:
+        self.settings = settings
+        self.engine = make_engine(settings.resolved_database_url)
+        self.sessions = make_sessionmaker(self.engine)
+        self.blobs: BlobStore = open_blobs(settings)
+        self.bus: Bus = open_bus(settings)
+        self._username = user
+        self._actor: Actor | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def initialise(
+        self, *, admin_username: str = "admin", admin_email: str | None = None
+    ) -> AdminCredentials | None:
+        """Migrate the schema and bootstrap roles and the first admin (idempotent)."""
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        upgrade(self.engine)
+        with self.session() as db:
+            return bootstrap(db, admin_username=admin_username, admin_email=admin_email)
+
+    def close(self) -> None:
+        self.bus.close()
+        self.engine.dispose()
+
+    def __enter__(self) -> Platform:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing -------------------------------------------------------------------------
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A database session that commits on success and rolls back on error."""
+        with session_scope(self.sessions) as db:
+            yield db
+
+    @property
+    def actor(self) -> Actor:
+        """Who this platform object acts as."""
+        if self._actor is None:
+            self._actor = self._resolve_actor()
+        return self._actor
+
+    def _resolve_actor(self) -> Actor:
+        with self.session() as db:
+            if self._username is None:
+                user = bootstrap_admin(db)
+                if user is None:
+                    raise NotFound("this data dir has no admin yet: run `platform init`")
+            else:
+                user = db.scalar(select(User).where(User.username == self._username))
+                if user is None or not user.is_active:
+                    raise NotFound(f"no active user {self._username!r}")
+            return Actor(
+                user_id=user.id, username=user.username, is_agent=user.kind == UserKind.AGENT
+            )
+
+    def readiness(self) -> Readiness:
+        """Which of database, object store and bus answer (and whether the schema is current)."""
+        return check_readiness(
+            self.engine,
+            {
+                "object_store": (self.blobs.backend, self.blobs.ping),
+                "bus": (self.bus.backend, self.bus.ping),
+            },
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """What this instance runs on, for ``platform status``, ``__repr__`` and notebooks."""
+        return {
+            "version": __version__,
+            "data_dir": str(self.settings.data_dir.resolve()),
+            "database": self.engine.url.render_as_string(hide_password=True),
+            "object_store": self.blobs.backend,
+            "bus": self.bus.backend,
+            "runtime": self.settings.runtime,
+            "user": self._username or "(data dir admin)",
+        }
+
+    def __repr__(self) -> str:
+        d = self.describe()
+        return f"<Platform {d['database']} as {d['user']}>"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td>{html.escape(str(v))}</td></tr>"
+            for k, v in self.describe().items()
+        )
+        return f"<table><caption>Platform</caption>{rows}</table>"
+
+
+def open(data_dir: str | None = None, *, user: str | None = None, **settings: Any) -> Platform:
+    """Open the embedded platform over ``data_dir`` (default ``PLATFORM_DATA_DIR`` or ./.platform).
+
+    Keyword arguments override settings by field name (``database_url=…``, ``valkey_url=…``).
+    """
+    resolved = load_settings(data_dir=data_dir, **settings)
+    platform = Platform(resolved, user=user)
+    try:
+        if resolved.database_url is None:
+            if not schema_state(platform.engine).is_current:
+                creds = platform.initialise()
+                if creds is not None:
+                    print(
+                        f"Initialised a new platform in {resolved.data_dir}: admin "
+                        f"{creds.username!r}, password {creds.password!r} (shown only once)"
+                    )
+        else:
+            ensure_current(platform.engine)
+    except BaseException:
+        platform.close()
+        raise
+    return platform

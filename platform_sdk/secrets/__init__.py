@@ -1,0 +1,1 @@
+"""Secrets: versioned values encrypted under a rotatable master key, scoped to runtimes."""

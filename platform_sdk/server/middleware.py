@@ -1,0 +1,153 @@
+"""Pure ASGI middleware (streaming-safe): request ids with access logging, and body limits."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from platform_sdk.errors import PayloadTooLarge
+
+__all__ = ["AccessLogMiddleware", "BodyLimitMiddleware"]
+
+access_log = logging.getLogger("platform.access")
+
+
+class AccessLogMiddleware:
+    """Give every request an ``X-Request-ID`` (kept if the client sent a sane one) and log it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if 0 < len(given) <= 64 and given.isprintable() else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+        start = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            client = scope.get("client")
+            access_log.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - start) * 1000, 2),
+                    "client": client[0] if client else None,
+                },
+            )
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over a limit with 413, by ``Content-Length`` or while streaming.
+
+    ``overrides`` maps path prefixes to their own limit (longest prefix wins), so git pushes
+    and OTLP ingest can have limits of their own; a limit of ``None`` means unlimited (the
+    route streams and bounds memory itself).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: int,
+        overrides: Sequence[tuple[str, int | None]] = (),
+    ) -> None:
+        self.app = app
+        self.limit = limit
+        self.overrides = sorted(overrides, key=lambda o: len(o[0]), reverse=True)
+
+    def limit_for(self, path: str) -> int | None:
+        for prefix, limit in self.overrides:
+            if path.startswith(prefix):
+                return limit
+        return self.limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        if limit is None:
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None:
+            try:
+                too_big = int(declared) > limit
+            except ValueError:
+                too_big = False
+            if too_big:
+                await _reject(send, limit)
+                return
+        seen = 0
+        started = rejected = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    # Answer 413 now; the app sees a disconnected client and its own
+                    # response (if any) is dropped below.
+                    rejected = True
+                    if not started:
+                        await _reject(send, limit)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if rejected:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        await self.app(scope, limited_receive, tracking_send)
+
+
+async def _reject(send: Send, limit: int) -> None:
+    err = PayloadTooLarge(
+        f"request body is larger than the limit of {limit} bytes", details={"limit": limit}
+    )
+    body = json.dumps(err.to_dict()).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": err.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
