@@ -16,15 +16,14 @@ Keys are relative ``/``-separated paths. They are checked before any I/O (no ``.
 ``/``, no backslash, no empty segment, no control character) and a bad one raises
 :class:`~platform_sdk.errors.BadRequest`, so no key can escape the store's root.
 
-``put`` accepts bytes, a binary stream or an iterable of byte chunks and copies streams in
-chunks of ``chunk_size`` bytes, never reading them whole into memory. Errors map onto the one
-error tree: a missing key is :class:`~platform_sdk.errors.NotFound`, an unreachable or refusing
-object store is :class:`~platform_sdk.errors.DependencyUnavailable` (what ``/readyz`` reports
-through :meth:`BlobStore.ping`). ``fs`` and ``url`` expose the fsspec filesystem and URLs so
-DuckDB can read the same objects. The API is synchronous, like the services.
-
-Opening never fails because the object store is down: the S3 store creates its bucket at once
-or, if the endpoint does not answer, on the next ``ping`` or ``put``.
+``put`` takes bytes, a binary stream or an iterable of byte chunks and copies streams in
+chunks of ``chunk_size`` bytes, never reading them whole into memory. A missing key raises
+:class:`~platform_sdk.errors.NotFound`; an unreachable or refusing object store raises
+:class:`~platform_sdk.errors.DependencyUnavailable`, which :meth:`BlobStore.ping` reports to
+``/readyz``. Opening never fails because the object store is down: the S3 store creates its
+bucket at once or, if the endpoint does not answer, on the next ``ping`` or ``put``. ``fs`` and
+``url`` expose the fsspec filesystem and URLs so DuckDB reads the same objects. The API is
+synchronous, like the services.
 """
 
 from __future__ import annotations
@@ -49,7 +48,15 @@ if TYPE_CHECKING:
 
     from platform_sdk.config import Settings
 
-__all__ = ["CHUNK_SIZE", "BlobData", "BlobStore", "LocalBlobStore", "S3BlobStore", "open_blobs"]
+__all__ = [
+    "CHUNK_SIZE",
+    "BlobData",
+    "BlobStore",
+    "LocalBlobStore",
+    "S3BlobStore",
+    "check_key",
+    "open_blobs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +97,7 @@ def _chunks(data: BlobData, chunk_size: int) -> Iterator[bytes]:
     if isinstance(anything, str):
         raise TypeError("blob data must be bytes, a binary stream or byte chunks, not str")
     if isinstance(data, bytes | bytearray | memoryview):
-        yield bytes(data)
+        yield data if isinstance(data, bytes) else bytes(data)
         return
     read = getattr(data, "read", None)
     source: Iterable[object] = iter(lambda: read(chunk_size), b"") if callable(read) else data
@@ -115,19 +122,16 @@ class BlobStore:
         self._fs = fs
         self._root = root.rstrip("/")
         self.chunk_size = chunk_size
+        self.description = f"{self.kind} at {self.url_root}"
+        """What error messages call this store: the kind and where it is."""
 
-    # -- backend hooks -----------------------------------------------------------------------
     def _write(self, path: str, chunks: Iterator[bytes]) -> int:
         raise NotImplementedError
-
-    def _describe(self) -> str:
-        return f"{self.kind} at {self.url_root}"
 
     def ping(self) -> None:
         """Raise :class:`DependencyUnavailable` unless the store answers."""
         raise NotImplementedError
 
-    # -- public API --------------------------------------------------------------------------
     @property
     def fs(self) -> AbstractFileSystem:
         """The fsspec filesystem (for DuckDB's ``register_filesystem`` and the like)."""
@@ -210,7 +214,6 @@ class BlobStore:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url_root!r})"
 
-    # -- helpers -----------------------------------------------------------------------------
     def _path(self, key: str) -> str:
         return f"{self._root}/{check_key(key)}"
 
@@ -224,9 +227,9 @@ class BlobStore:
                 raise NotFound(f"no blob {key!r}") from None
             raise Conflict(f"blob key {key!r} clashes with a folder of keys: {exc}") from None
         except PermissionError as exc:
-            raise DependencyUnavailable(f"{self._describe()} refused access: {exc}") from exc
+            raise DependencyUnavailable(f"{self.description} refused access: {exc}") from exc
         except self._unavailable as exc:
-            raise DependencyUnavailable(f"{self._describe()} is unavailable: {exc}") from exc
+            raise DependencyUnavailable(f"{self.description} is unavailable: {exc}") from exc
 
 
 class LocalBlobStore(BlobStore):
@@ -282,9 +285,9 @@ class LocalBlobStore(BlobStore):
         try:
             Path(self._root).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise DependencyUnavailable(f"{self._describe()} is unavailable: {exc}") from exc
+            raise DependencyUnavailable(f"{self.description} is unavailable: {exc}") from exc
         if not os.access(self._root, os.W_OK | os.X_OK):
-            raise DependencyUnavailable(f"{self._describe()} is not writable")
+            raise DependencyUnavailable(f"{self.description} is not writable")
 
 
 class S3BlobStore(BlobStore):
@@ -306,21 +309,19 @@ class S3BlobStore(BlobStore):
     ) -> None:
         import s3fs  # imported here: aiobotocore is slow to import and the local store needs none
 
-        def make(attempts: int, connect: float) -> AbstractFileSystem:
-            return cast(
-                "AbstractFileSystem",
-                s3fs.S3FileSystem(
-                    key=key,
-                    secret=secret,
-                    client_kwargs={"endpoint_url": endpoint},
-                    config_kwargs={
-                        "connect_timeout": connect,
-                        "read_timeout": read_timeout,
-                        "retries": {"max_attempts": attempts, "mode": "standard"},
-                    },
-                    skip_instance_cache=True,
-                    use_listings_cache=False,
-                ),
+        def make(attempts: int, connect: float) -> Any:
+            retries = {"max_attempts": attempts, "mode": "standard"}
+            return s3fs.S3FileSystem(
+                key=key,
+                secret=secret,
+                client_kwargs={"endpoint_url": endpoint},  # no region_name: MinIO and moto
+                config_kwargs={
+                    "connect_timeout": connect,
+                    "read_timeout": read_timeout,
+                    "retries": retries,
+                },
+                skip_instance_cache=True,  # an instance per store: no sharing across endpoints
+                use_listings_cache=False,  # other processes write too: never trust a stale listing
             )
 
         super().__init__(make(3, connect_timeout), bucket, chunk_size=chunk_size)
@@ -328,23 +329,16 @@ class S3BlobStore(BlobStore):
         self._probe = make(1, min(connect_timeout, 2.0))
         self.endpoint = endpoint
         self.bucket = bucket
+        self.description = f"{self.kind} at {endpoint} (bucket {bucket!r})"
         self._bucket_ready = threading.Event()
         self._lock = threading.Lock()
-        exceptions = importlib.import_module("botocore.exceptions")  # untyped: no stubs
-        self._unavailable = (
-            exceptions.BotoCoreError,
-            exceptions.ClientError,
-            FSTimeoutError,
-            TimeoutError,
-            ConnectionError,
-        )
+        boto = importlib.import_module("botocore.exceptions")  # untyped: no stubs
+        self._unavailable = (boto.BotoCoreError, boto.ClientError, FSTimeoutError, TimeoutError)
+        self._unavailable += (ConnectionError,)
         try:
             self._ensure_bucket()
         except DependencyUnavailable as exc:
             log.warning("%s; will create the bucket when it answers", exc)
-
-    def _describe(self) -> str:
-        return f"{self.kind} at {self.endpoint} (bucket {self.bucket!r})"
 
     def _ensure_bucket(self) -> None:
         """Create the bucket unless it exists; :class:`DependencyUnavailable` if unreachable."""
@@ -367,7 +361,7 @@ class S3BlobStore(BlobStore):
                 self._probe.call_s3("head_bucket", Bucket=self.bucket)
             except FileNotFoundError:
                 self._bucket_ready.clear()
-                raise DependencyUnavailable(f"{self._describe()}: the bucket is gone") from None
+                raise DependencyUnavailable(f"{self.description}: the bucket is gone") from None
 
     def _write(self, path: str, chunks: Iterator[bytes]) -> int:
         self._ensure_bucket()
@@ -377,13 +371,13 @@ class S3BlobStore(BlobStore):
             for chunk in chunks:
                 f.write(chunk)
                 written += len(chunk)
+            f.close()  # uploads the last part and commits: the object appears whole, or not at all
         except BaseException:
             # Closing would commit what was written so far: abort the upload instead.
             with suppress(Exception):
                 f.discard()
             f.closed = True
             raise
-        f.close()
         return written
 
 

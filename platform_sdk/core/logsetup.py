@@ -17,7 +17,12 @@ from platform_sdk.config import LogSettings
 
 __all__ = ["JsonFormatter", "configure_logging"]
 
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",  # uvicorn's ANSI-coloured copy of the message
+}
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
@@ -70,3 +75,5 @@ def configure_logging(spec: str | LogSettings) -> None:
         lg.propagate = True
     # The access log middleware logs requests with fields; uvicorn's own access line is noise.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # Alembic announces its dialect on every schema check (each /readyz): keep that quiet.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, settings.level_number))

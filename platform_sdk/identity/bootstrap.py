@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from platform_sdk.core.access import SYSTEM_ROLES, Perm
+from platform_sdk.core.audit import AuditLog
 from platform_sdk.identity.models import Permission, Role, RolePermission, User, UserRole
 from platform_sdk.identity.passwords import generate_password, hash_password
 
@@ -94,5 +95,14 @@ def bootstrap(
     db.flush()
     role = db.scalars(select(Role).where(Role.name == "admin")).one()
     db.add(UserRole(user_id=admin.id, role_id=role.id))
+    db.add(
+        AuditLog(
+            actor_name="system",
+            action="platform.init",
+            target_type="user",
+            target_id=str(admin.id),
+            details={"admin": admin_username, "roles": sorted(SYSTEM_ROLES)},
+        )
+    )
     db.flush()
     return AdminCredentials(username=admin_username, password=password)

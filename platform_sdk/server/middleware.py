@@ -131,7 +131,13 @@ class BodyLimitMiddleware:
                 started = True
             await send(message)
 
-        await self.app(scope, limited_receive, tracking_send)
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except Exception:
+            if not rejected:
+                raise
+            # The app failed because we cut its body short (ClientDisconnect or similar);
+            # the client already has its 413.
 
 
 async def _reject(send: Send, limit: int) -> None:

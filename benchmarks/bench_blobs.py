@@ -1,0 +1,330 @@
+"""Object store throughput: the platform's BlobStore against raw I/O, measured in the same run.
+
+Two workloads, each written (``put``) then read back (``get``):
+
+* small objects: ``--small`` objects of 4 KiB (default 1000), reported in ops/s;
+* large objects: ``--large`` objects of 8 MiB (default 20), reported in MiB/s.
+
+Backends and their baselines:
+
+* **local**: ``open_blobs`` over a temporary folder (``LocalBlobStore``: temp file, fsync,
+  ``os.replace``, fsync of the folder) against plain ``open()/write()/os.replace`` into a
+  folder, and against the same plain code with both fsyncs, so the table separates what
+  durability costs from what the abstraction costs. Reads: ``store.get`` against
+  ``open(path, "rb").read()``.
+* **s3**: ``open_blobs`` pointed at moto's S3 server (started here on a free loopback port, in
+  this process, as the tests do) against a plain ``s3fs.S3FileSystem`` on the same endpoint:
+  ``pipe_file`` (put from bytes) and ``cat_file``. moto runs in this process and shares its
+  GIL, so absolute S3 figures are low; the ratio is what carries over to MinIO.
+
+Each figure is the median of ``--repeat`` runs (default 3 locally; 1 on S3, where one run of
+1000 small objects through moto already takes about 40 s); the order of platform and baseline
+alternates between runs, and every run writes fresh keys. The ratio is platform time over
+baseline time (above 1.00x the platform is slower). Nothing is asserted: the script prints
+and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import socket
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from _common import filesystem_of, header, median, rate, ratio, table, timed
+
+from platform_sdk.config import load_settings
+from platform_sdk.core.blobs import BlobStore, open_blobs
+
+KIB = 1024
+MIB = 1024 * KIB
+MOTO_CREDENTIAL = "bench"  # moto accepts any access key and secret
+SMALL_SIZE = 4 * KIB
+LARGE_SIZE = 8 * MIB
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    count: int
+    size: int
+    unit: str  # "ops/s" or "MiB/s"
+
+    def describe(self) -> str:
+        if self.size >= MIB:
+            return f"{self.count} x {self.size // MIB} MiB"
+        return f"{self.count} x {self.size // KIB} KiB"
+
+    def figure(self, seconds: float) -> str:
+        if self.unit == "ops/s":
+            return f"{rate(self.count, seconds)} ops/s"
+        return f"{rate(self.count * self.size / MIB, seconds)} MiB/s"
+
+
+@dataclass
+class Side:
+    """One way of storing objects: put/get over a fresh namespace per run, then cleanup."""
+
+    label: str
+    get_label: str | None  # None: no get row (the reads are another baseline's)
+    prepare: Callable[[str], None]  # run id -> make the namespace ready (untimed)
+    put: Callable[[str, str, bytes], None]  # run id, name, data
+    get: Callable[[str, str], bytes]  # run id, name
+    cleanup: Callable[[str], None]  # run id -> remove what the run wrote (untimed)
+
+
+def payloads(workload: Workload) -> list[bytes]:
+    """Distinct random objects (large ones share one buffer: distinct content adds nothing)."""
+    if workload.size >= MIB:
+        blob = os.urandom(workload.size)
+        return [blob] * workload.count
+    pool = os.urandom(workload.size * workload.count)
+    return [pool[i * workload.size : (i + 1) * workload.size] for i in range(workload.count)]
+
+
+def run_side(side: Side, run: str, workload: Workload, data: list[bytes]) -> tuple[float, float]:
+    """Seconds to put every object, then to get every object back (checked)."""
+    names = [f"{workload.name}/{i:05d}" for i in range(workload.count)]
+    side.prepare(run)
+    try:
+
+        def put_all() -> None:
+            for name, blob in zip(names, data, strict=True):
+                side.put(run, name, blob)
+
+        got = 0
+
+        def get_all() -> None:
+            nonlocal got
+            for name in names:
+                got += len(side.get(run, name))
+
+        put_s = timed(put_all)
+        get_s = timed(get_all)
+        if got != workload.count * workload.size:
+            raise RuntimeError(f"{side.label}: read {got} bytes back, expected more")
+        if side.get(run, names[0]) != data[0]:
+            raise RuntimeError(f"{side.label}: read back different bytes")
+    finally:
+        side.cleanup(run)
+    return put_s, get_s
+
+
+def compare(
+    backend: str,
+    platform: Side,
+    baselines: list[Side],
+    workloads: list[Workload],
+    repeat: int,
+) -> list[list[str]]:
+    """Rows of the table for one backend: each workload and op against each baseline."""
+    rows: list[list[str]] = []
+    for workload in workloads:
+        data = payloads(workload)
+        sides = [platform, *baselines]
+        times: dict[str, list[tuple[float, float]]] = {s.label: [] for s in sides}
+        for r in range(repeat):
+            order = sides if r % 2 == 0 else list(reversed(sides))
+            for side in order:
+                run = f"r{r}-{uuid.uuid4().hex[:8]}"
+                times[side.label].append(run_side(side, run, workload, data))
+        for op, idx in (("put", 0), ("get", 1)):
+            mine = median([t[idx] for t in times[platform.label]])
+            for base in baselines:
+                label = base.label if op == "put" else base.get_label
+                if label is None:
+                    continue
+                theirs = median([t[idx] for t in times[base.label]])
+                row = [backend, workload.describe(), op, workload.figure(mine), label]
+                rows.append([*row, workload.figure(theirs), ratio(mine, theirs)])
+    return rows
+
+
+# -- local --------------------------------------------------------------------------------------
+def store_side(label: str, store: BlobStore) -> Side:
+    def prepare(run: str) -> None:
+        pass
+
+    def cleanup(run: str) -> None:
+        for key in list(store.list(f"{run}/")):
+            store.delete(key)
+
+    def put(run: str, name: str, data: bytes) -> None:
+        store.put(f"{run}/{name}", data)
+
+    def get(run: str, name: str) -> bytes:
+        return store.get(f"{run}/{name}")
+
+    return Side(label, label, prepare, put, get, cleanup)
+
+
+def raw_local_side(root: Path, *, fsync: bool) -> Side:
+    def prepare(run: str) -> None:
+        for sub in ("small", "large"):
+            (root / run / sub).mkdir(parents=True, exist_ok=True)
+
+    def put(run: str, name: str, data: bytes) -> None:
+        path = root / run / name
+        tmp = path.with_name(f".tmp.{path.name}")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+        if fsync:
+            fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def get(run: str, name: str) -> bytes:
+        with open(root / run / name, "rb") as f:
+            return f.read()
+
+    if fsync:
+        label, get_label = "open/write/fsync/os.replace/fsync dir", None
+    else:
+        label, get_label = "open/write/os.replace", "open().read()"
+    return Side(label, get_label, prepare, put, get, lambda run: shutil.rmtree(root / run))
+
+
+def bench_local(workloads: list[Workload], repeat: int, base_dir: str | None) -> list[list[str]]:
+    with tempfile.TemporaryDirectory(prefix="platform-bench-blobs-", dir=base_dir) as tmp:
+        root = Path(tmp)
+        print(f"local folder: {root} on {filesystem_of(root)}")
+        settings = load_settings(data_dir=root / "platform", minio_endpoint="")
+        store = open_blobs(settings)
+        assert store.backend == "local", store
+        raw_root = root / "raw"
+        baselines = [raw_local_side(raw_root, fsync=False), raw_local_side(raw_root, fsync=True)]
+        return compare("local", store_side("BlobStore", store), baselines, workloads, repeat)
+
+
+# -- S3 (moto) --------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def raw_s3_side(fs: Any, bucket: str) -> Side:
+    def cleanup(run: str) -> None:
+        fs.rm(f"{bucket}/{run}", recursive=True)
+
+    return Side(
+        label="s3fs pipe_file",
+        get_label="s3fs cat_file",
+        prepare=lambda run: None,
+        put=lambda run, name, data: fs.pipe_file(f"{bucket}/{run}/{name}", data),
+        get=lambda run, name: fs.cat_file(f"{bucket}/{run}/{name}"),
+        cleanup=cleanup,
+    )
+
+
+def bench_s3(workloads: list[Workload], repeat: int, base_dir: str | None) -> list[list[str]]:
+    try:
+        import s3fs
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:
+        print(f"skipping S3 rows: {exc} (install the test extra: pip install -e '.[test]')")
+        return []
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    print(f"moto S3 server: {endpoint} (in this process)")
+    try:
+        with tempfile.TemporaryDirectory(prefix="platform-bench-s3-", dir=base_dir) as tmp:
+            settings = load_settings(
+                data_dir=tmp,
+                minio_endpoint=endpoint,
+                minio_access_key=MOTO_CREDENTIAL,
+                minio_secret_key=MOTO_CREDENTIAL,
+                bucket="bench-platform",
+            )
+            store = open_blobs(settings)
+            assert store.backend == "s3", store
+            fs = s3fs.S3FileSystem(
+                key=MOTO_CREDENTIAL,
+                secret=MOTO_CREDENTIAL,
+                client_kwargs={"endpoint_url": endpoint},
+                skip_instance_cache=True,
+            )
+            fs.mkdir("bench-raw")
+            # Warm both clients up (connections, bucket checks) before anything is timed.
+            store.put("warm/up", b"x")
+            store.get("warm/up")
+            store.delete("warm/up")
+            fs.pipe_file("bench-raw/warm", b"x")
+            fs.cat_file("bench-raw/warm")
+            fs.rm_file("bench-raw/warm")
+            return compare(
+                "s3",
+                store_side("BlobStore", store),
+                [raw_s3_side(fs, "bench-raw")],
+                workloads,
+                repeat,
+            )
+    finally:
+        server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="200 small, 4 large, 1 run")
+    parser.add_argument("--small", type=int, help="number of 4 KiB objects (default 1000)")
+    parser.add_argument("--large", type=int, help="number of 8 MiB objects (default 20)")
+    parser.add_argument(
+        "--repeat", type=int, help="runs per figure, median kept (default: 3 local, 1 s3)"
+    )
+    parser.add_argument(
+        "--backend", choices=["local", "s3", "all"], default="all", help="default: all"
+    )
+    parser.add_argument("--dir", help="parent of the local temporary folder (default: $TMPDIR)")
+    args = parser.parse_args(argv)
+    small = args.small or (200 if args.quick else 1000)
+    large = args.large or (4 if args.quick else 20)
+    local_repeat = args.repeat or (1 if args.quick else 3)
+    s3_repeat = args.repeat or 1
+    workloads = [
+        Workload("small", small, SMALL_SIZE, "ops/s"),
+        Workload("large", large, LARGE_SIZE, "MiB/s"),
+    ]
+
+    import fsspec
+
+    runs = f"local {local_repeat}, s3 {s3_repeat} (median)"
+    extra = {"fsspec": fsspec.__version__, "runs per figure": runs}
+    try:
+        import moto
+        import s3fs
+
+        extra.update(s3fs=s3fs.__version__, moto=moto.__version__)
+    except ImportError:
+        pass
+    header("bench_blobs: BlobStore put/get vs raw I/O", extra)
+
+    rows: list[list[str]] = []
+    if args.backend in ("local", "all"):
+        rows += bench_local(workloads, local_repeat, args.dir)
+    if args.backend in ("s3", "all"):
+        rows += bench_s3(workloads, s3_repeat, args.dir)
+    print()
+    columns = ["backend", "objects", "op", "platform", "baseline", "baseline rate", "ratio"]
+    table(columns, rows)
+    print("\nratio = platform time / baseline time (above 1.00x the platform is slower)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
