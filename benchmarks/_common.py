@@ -64,12 +64,14 @@ def median(values: Sequence[float]) -> float:
 
 
 def rate(count: float, seconds: float) -> str:
-    """``count`` per second, compactly (``12.3k``)."""
+    """``count`` per second, compactly (``12.3k``, ``1.25M``)."""
     if seconds <= 0:
         return "inf"
     per = count / seconds
+    if per >= 1_000_000:
+        return f"{per / 1_000_000:.2f}M"
     if per >= 100_000:
-        return f"{per / 1000:,.0f}k"
+        return f"{per / 1000:.0f}k"
     if per >= 10_000:
         return f"{per / 1000:.1f}k"
     if per >= 100:
@@ -86,6 +88,9 @@ def ratio(platform_seconds: float, baseline_seconds: float) -> str:
 
 def table(columns: Sequence[str], rows: Sequence[Sequence[str]], *, right_from: int = 0) -> None:
     """Print ``rows`` under ``columns``; columns from ``right_from`` on are right-aligned."""
+    if not rows:
+        print("(nothing measured)")
+        return
     cells = [list(columns), *[list(r) for r in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
 

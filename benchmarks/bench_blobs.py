@@ -32,6 +32,7 @@ import os
 import shutil
 import socket
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -316,9 +317,13 @@ def main(argv: list[str] | None = None) -> int:
 
     rows: list[list[str]] = []
     if args.backend in ("local", "all"):
+        start = time.perf_counter()
         rows += bench_local(workloads, local_repeat, args.dir)
+        print(f"  local done in {time.perf_counter() - start:.1f} s")
     if args.backend in ("s3", "all"):
+        start = time.perf_counter()
         rows += bench_s3(workloads, s3_repeat, args.dir)
+        print(f"  s3 done in {time.perf_counter() - start:.1f} s")
     print()
     columns = ["backend", "objects", "op", "platform", "baseline", "baseline rate", "ratio"]
     table(columns, rows)

@@ -137,3 +137,38 @@ def test_foreign_keys_are_enforced(session: Session) -> None:
     with pytest.raises(IntegrityError):
         session.commit()
     session.rollback()
+
+
+def test_one_active_delegation_per_grant_and_revoked_ones_do_not_block(session: Session) -> None:
+    from platform_sdk.identity.bootstrap import sync_catalogue
+    from platform_sdk.identity.models import Delegation
+
+    sync_catalogue(session)
+    alice, agent = _user(session, "alice2"), _user(session, "agent7")
+    grant = {"grantor_id": alice.id, "grantee_id": agent.id, "permission": "project:write"}
+    first = Delegation(**grant)
+    session.add(first)
+    session.commit()
+    session.add(Delegation(**grant))
+    with pytest.raises(IntegrityError):
+        session.commit()
+    session.rollback()
+    first.revoked_at = datetime.now(UTC)
+    session.commit()
+    session.add(Delegation(**grant))  # a revoked grant frees the slot
+    session.commit()
+    project = _project(session, alice, "scoped")
+    session.add(Delegation(**grant, project_id=project.id))  # per project: a different key
+    session.commit()
+
+
+def test_self_delegation_is_refused_by_the_database(session: Session) -> None:
+    from platform_sdk.identity.bootstrap import sync_catalogue
+    from platform_sdk.identity.models import Delegation
+
+    sync_catalogue(session)
+    me = _user(session, "selfish")
+    session.add(Delegation(grantor_id=me.id, grantee_id=me.id, permission="project:read"))
+    with pytest.raises(IntegrityError):
+        session.commit()
+    session.rollback()
