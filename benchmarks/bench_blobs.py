@@ -18,10 +18,10 @@ Backends and their baselines:
   GIL, so absolute S3 figures are low; the ratio is what carries over to MinIO.
 
 Each figure is the median of ``--repeat`` runs (default 3 locally; 1 on S3, where one run of
-1000 small objects through moto already takes about 40 s); the order of platform and baseline
-alternates between runs, and every run writes fresh keys. The ratio is platform time over
-baseline time (above 1.00x the platform is slower). Nothing is asserted: the script prints
-and exits 0.
+1000 small objects through moto already takes about 40 s). Within a run the sides take turns
+in blocks of a tenth of the objects, and every run writes fresh keys. The ratio is platform
+time over baseline time (above 1.00x the platform is slower). Nothing is asserted: the script
+prints and exits 0.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _common import filesystem_of, header, median, rate, ratio, table, timed
+from _common import filesystem_of, header, median, rate, ratio, table
 
 from platform_sdk.config import load_settings
 from platform_sdk.core.blobs import BlobStore, open_blobs
@@ -49,6 +49,8 @@ MIB = 1024 * KIB
 MOTO_CREDENTIAL = "bench"  # moto accepts any access key and secret
 SMALL_SIZE = 4 * KIB
 LARGE_SIZE = 8 * MIB
+BLOCKS = 10
+"""Blocks a workload is cut into, so that the sides take turns within one round."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class Side:
     put: Callable[[str, str, bytes], None]  # run id, name, data
     get: Callable[[str, str], bytes]  # run id, name
     cleanup: Callable[[str], None]  # run id -> remove what the run wrote (untimed)
+    settle: Callable[[], None] = lambda: None  # after each timed block (untimed)
 
 
 def payloads(workload: Workload) -> list[bytes]:
@@ -90,32 +93,55 @@ def payloads(workload: Workload) -> list[bytes]:
     return [pool[i * workload.size : (i + 1) * workload.size] for i in range(workload.count)]
 
 
-def run_side(side: Side, run: str, workload: Workload, data: list[bytes]) -> tuple[float, float]:
-    """Seconds to put every object, then to get every object back (checked)."""
+def run_round(
+    sides: list[Side], run: int, workload: Workload, data: list[bytes]
+) -> dict[str, tuple[float, float]]:
+    """Seconds each side takes to put every object, then to get every object back (checked).
+
+    The objects go in ``BLOCKS`` blocks, and the sides take turns block by block (the first
+    side rotating), so a drift of the machine or the server during the round (moto's memory,
+    the page cache) weighs on every side alike. After each block the side's ``settle`` runs,
+    untimed: the local sides call ``os.sync()``, so one side's dirty pages are never written
+    back during (and charged to) another side's fsync.
+    """
     names = [f"{workload.name}/{i:05d}" for i in range(workload.count)]
-    side.prepare(run)
+    size = max(1, -(-workload.count // BLOCKS))
+    blocks = [range(i, min(i + size, workload.count)) for i in range(0, workload.count, size)]
+    ns = {side.label: f"r{run}-{uuid.uuid4().hex[:8]}" for side in sides}
+    put_s = dict.fromkeys(ns, 0.0)
+    get_s = dict.fromkeys(ns, 0.0)
+    got = dict.fromkeys(ns, 0)
+
+    def turns(b: int) -> list[Side]:
+        k = (run + b) % len(sides)
+        return sides[k:] + sides[:k]
+
     try:
-
-        def put_all() -> None:
-            for name, blob in zip(names, data, strict=True):
-                side.put(run, name, blob)
-
-        got = 0
-
-        def get_all() -> None:
-            nonlocal got
-            for name in names:
-                got += len(side.get(run, name))
-
-        put_s = timed(put_all)
-        get_s = timed(get_all)
-        if got != workload.count * workload.size:
-            raise RuntimeError(f"{side.label}: read {got} bytes back, expected more")
-        if side.get(run, names[0]) != data[0]:
-            raise RuntimeError(f"{side.label}: read back different bytes")
+        for side in sides:
+            side.prepare(ns[side.label])
+        for b, block in enumerate(blocks):
+            for side in turns(b):
+                where, start = ns[side.label], time.perf_counter()
+                for i in block:
+                    side.put(where, names[i], data[i])
+                put_s[side.label] += time.perf_counter() - start
+                side.settle()
+        for b, block in enumerate(blocks):
+            for side in turns(b):
+                where, start, n = ns[side.label], time.perf_counter(), 0
+                for i in block:
+                    n += len(side.get(where, names[i]))
+                get_s[side.label] += time.perf_counter() - start
+                got[side.label] += n
+        for side in sides:
+            if got[side.label] != workload.count * workload.size:
+                raise RuntimeError(f"{side.label}: read {got[side.label]} bytes back")
+            if side.get(ns[side.label], names[-1]) != data[-1]:
+                raise RuntimeError(f"{side.label}: read back different bytes")
     finally:
-        side.cleanup(run)
-    return put_s, get_s
+        for side in sides:
+            side.cleanup(ns[side.label])
+    return {label: (put_s[label], get_s[label]) for label in ns}
 
 
 def compare(
@@ -127,15 +153,13 @@ def compare(
 ) -> list[list[str]]:
     """Rows of the table for one backend: each workload and op against each baseline."""
     rows: list[list[str]] = []
+    sides = [platform, *baselines]
     for workload in workloads:
         data = payloads(workload)
-        sides = [platform, *baselines]
         times: dict[str, list[tuple[float, float]]] = {s.label: [] for s in sides}
         for r in range(repeat):
-            order = sides if r % 2 == 0 else list(reversed(sides))
-            for side in order:
-                run = f"r{r}-{uuid.uuid4().hex[:8]}"
-                times[side.label].append(run_side(side, run, workload, data))
+            for label, pair in run_round(sides, r, workload, data).items():
+                times[label].append(pair)
         for op, idx in (("put", 0), ("get", 1)):
             mine = median([t[idx] for t in times[platform.label]])
             for base in baselines:
@@ -149,13 +173,12 @@ def compare(
 
 
 # -- local --------------------------------------------------------------------------------------
-def store_side(label: str, store: BlobStore) -> Side:
+def store_side(label: str, store: BlobStore, settle: Callable[[], None] = lambda: None) -> Side:
     def prepare(run: str) -> None:
         pass
 
-    def cleanup(run: str) -> None:
-        for key in list(store.list(f"{run}/")):
-            store.delete(key)
+    def cleanup(run: str) -> None:  # one bulk delete (on S3), not a request per key
+        store.fs.rm(store.url(run), recursive=True)
 
     def put(run: str, name: str, data: bytes) -> None:
         store.put(f"{run}/{name}", data)
@@ -163,7 +186,7 @@ def store_side(label: str, store: BlobStore) -> Side:
     def get(run: str, name: str) -> bytes:
         return store.get(f"{run}/{name}")
 
-    return Side(label, label, prepare, put, get, cleanup)
+    return Side(label, label, prepare, put, get, cleanup, settle)
 
 
 def raw_local_side(root: Path, *, fsync: bool) -> Side:
@@ -195,7 +218,11 @@ def raw_local_side(root: Path, *, fsync: bool) -> Side:
         label, get_label = "open/write/fsync/os.replace/fsync dir", None
     else:
         label, get_label = "open/write/os.replace", "open().read()"
-    return Side(label, get_label, prepare, put, get, lambda run: shutil.rmtree(root / run))
+
+    def cleanup(run: str) -> None:
+        shutil.rmtree(root / run)
+
+    return Side(label, get_label, prepare, put, get, cleanup, os.sync)
 
 
 def bench_local(workloads: list[Workload], repeat: int, base_dir: str | None) -> list[list[str]]:
@@ -207,7 +234,8 @@ def bench_local(workloads: list[Workload], repeat: int, base_dir: str | None) ->
         assert store.backend == "local", store
         raw_root = root / "raw"
         baselines = [raw_local_side(raw_root, fsync=False), raw_local_side(raw_root, fsync=True)]
-        return compare("local", store_side("BlobStore", store), baselines, workloads, repeat)
+        platform = store_side("BlobStore", store, os.sync)
+        return compare("local", platform, baselines, workloads, repeat)
 
 
 # -- S3 (moto) --------------------------------------------------------------------------------

@@ -28,17 +28,14 @@ synchronous, like the services.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import tempfile
-import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
+from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
-from fsspec.exceptions import FSTimeoutError
 from fsspec.implementations.local import LocalFileSystem
 
 from platform_sdk.errors import BadRequest, Conflict, DependencyUnavailable, NotFound
@@ -53,7 +50,6 @@ __all__ = [
     "BlobData",
     "BlobStore",
     "LocalBlobStore",
-    "S3BlobStore",
     "check_key",
     "open_blobs",
 ]
@@ -62,8 +58,6 @@ log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1024 * 1024
 """Bytes read from a stream per write when copying it into the store."""
-S3_PART_SIZE = 8 * 1024 * 1024
-"""Multipart part size of S3 uploads (S3's minimum is 5 MiB): what an upload buffers."""
 MAX_KEY_BYTES = 1024
 TMP_PREFIX = ".~put."
 """Name prefix of the local backend's temporary files; reserved, never a key segment."""
@@ -290,100 +284,11 @@ class LocalBlobStore(BlobStore):
             raise DependencyUnavailable(f"{self.description} is not writable")
 
 
-class S3BlobStore(BlobStore):
-    """Objects in an S3 bucket (MinIO in production, moto in tests) through s3fs."""
-
-    backend = "s3"
-    kind = "S3 object store"
-
-    def __init__(
-        self,
-        endpoint: str,
-        bucket: str,
-        *,
-        key: str,
-        secret: str,
-        chunk_size: int = CHUNK_SIZE,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 60.0,
-    ) -> None:
-        import s3fs  # imported here: aiobotocore is slow to import and the local store needs none
-
-        def make(attempts: int, connect: float) -> Any:
-            retries = {"max_attempts": attempts, "mode": "standard"}
-            return s3fs.S3FileSystem(
-                key=key,
-                secret=secret,
-                client_kwargs={"endpoint_url": endpoint},  # no region_name: MinIO and moto
-                config_kwargs={
-                    "connect_timeout": connect,
-                    "read_timeout": read_timeout,
-                    "retries": retries,
-                },
-                skip_instance_cache=True,  # an instance per store: no sharing across endpoints
-                use_listings_cache=False,  # other processes write too: never trust a stale listing
-            )
-
-        super().__init__(make(3, connect_timeout), bucket, chunk_size=chunk_size)
-        # Probes (ping, bucket creation) must fail fast: no retries, a short connect timeout.
-        self._probe = make(1, min(connect_timeout, 2.0))
-        self.endpoint = endpoint
-        self.bucket = bucket
-        self.description = f"{self.kind} at {endpoint} (bucket {bucket!r})"
-        self._bucket_ready = threading.Event()
-        self._lock = threading.Lock()
-        boto = importlib.import_module("botocore.exceptions")  # untyped: no stubs
-        self._unavailable = (boto.BotoCoreError, boto.ClientError, FSTimeoutError, TimeoutError)
-        self._unavailable += (ConnectionError,)
-        try:
-            self._ensure_bucket()
-        except DependencyUnavailable as exc:
-            log.warning("%s; will create the bucket when it answers", exc)
-
-    def _ensure_bucket(self) -> None:
-        """Create the bucket unless it exists; :class:`DependencyUnavailable` if unreachable."""
-        if self._bucket_ready.is_set():
-            return
-        with self._lock, self._guard(self.bucket):
-            if self._bucket_ready.is_set():
-                return
-            try:  # s3fs turns BucketAlreadyOwnedByYou / BucketAlreadyExists into FileExistsError
-                self._probe.call_s3("create_bucket", Bucket=self.bucket)
-                log.info("created bucket %r at %s", self.bucket, self.endpoint)
-            except FileExistsError:
-                pass
-            self._bucket_ready.set()
-
-    def ping(self) -> None:
-        self._ensure_bucket()
-        with self._guard(self.bucket):
-            try:
-                self._probe.call_s3("head_bucket", Bucket=self.bucket)
-            except FileNotFoundError:
-                self._bucket_ready.clear()
-                raise DependencyUnavailable(f"{self.description}: the bucket is gone") from None
-
-    def _write(self, path: str, chunks: Iterator[bytes]) -> int:
-        self._ensure_bucket()
-        f: Any = self._fs.open(path, "wb", block_size=max(S3_PART_SIZE, self.chunk_size))
-        written = 0
-        try:
-            for chunk in chunks:
-                f.write(chunk)
-                written += len(chunk)
-            f.close()  # uploads the last part and commits: the object appears whole, or not at all
-        except BaseException:
-            # Closing would commit what was written so far: abort the upload instead.
-            with suppress(Exception):
-                f.discard()
-            f.closed = True
-            raise
-        return written
-
-
 def open_blobs(settings: Settings, *, chunk_size: int = CHUNK_SIZE) -> BlobStore:
     """The object store the settings name: S3 when ``MINIO_ENDPOINT`` is set, else a folder."""
     if settings.minio_endpoint:
+        from platform_sdk.core.blobs_s3 import S3BlobStore
+
         return S3BlobStore(
             settings.minio_endpoint,
             settings.bucket,

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from platform_sdk.config import Settings, load_settings
-from platform_sdk.core.blobs import BlobStore, LocalBlobStore, S3BlobStore, open_blobs
+from platform_sdk.core.blobs import BlobStore, LocalBlobStore, open_blobs
+from platform_sdk.core.blobs_s3 import S3BlobStore
 from platform_sdk.errors import BadRequest, DependencyUnavailable, NotFound
 
 CHUNK = 64 * 1024
@@ -281,3 +282,21 @@ def test_ping_fails_when_the_s3_endpoint_is_down(tmp_path: Path) -> None:
     assert settings.minio_endpoint in str(excinfo.value)
     with pytest.raises(DependencyUnavailable, match="object store"):
         store.put("k", b"v")
+
+
+def test_objects_larger_than_one_part_round_trip_and_fail_cleanly(store: BlobStore) -> None:
+    """Past one S3 part the upload is multipart; it completes whole or is aborted."""
+    from platform_sdk.core.blobs_s3 import S3_PART_SIZE
+
+    size = S3_PART_SIZE + 3 * CHUNK + 17
+    assert store.put("big", CountingStream(size)) == size
+    assert store.size("big") == size
+    assert store.get("big") == expected_bytes(size)
+
+    def broken() -> Iterator[bytes]:
+        yield from (b"z" * CHUNK for _ in range(S3_PART_SIZE // CHUNK + 2))
+        raise RuntimeError("stream broke after a part")
+
+    with pytest.raises(RuntimeError, match="after a part"):
+        store.put("big", broken())
+    assert store.get("big") == expected_bytes(size)
