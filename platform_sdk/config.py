@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         16 * 1024 * 1024, gt=0, validation_alias=_alias("PLATFORM_MAX_REQUEST_BYTES")
     )
+    session_ttl: int = Field(7 * 24 * 3600, gt=0, validation_alias=_alias("PLATFORM_SESSION_TTL"))
+    session_idle: int = Field(12 * 3600, gt=0, validation_alias=_alias("PLATFORM_SESSION_IDLE"))
     shutdown_timeout: float = Field(
         30.0, ge=0, validation_alias=_alias("PLATFORM_SHUTDOWN_TIMEOUT")
     )

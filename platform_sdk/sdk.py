@@ -20,12 +20,14 @@ from sqlalchemy.orm import Session
 
 from platform_sdk.__about__ import __version__
 from platform_sdk.config import Settings, load_settings
+from platform_sdk.core import events
 from platform_sdk.core.access import Actor
 from platform_sdk.core.blobs import BlobStore, open_blobs
 from platform_sdk.core.bus import Bus, open_bus
 from platform_sdk.core.db import make_engine, make_sessionmaker, session_scope
 from platform_sdk.core.health import Readiness, check_readiness
 from platform_sdk.core.migrate import ensure_current, schema_state, upgrade
+from platform_sdk.core.runtime import Runtime
 from platform_sdk.errors import NotFound
 from platform_sdk.identity.bootstrap import AdminCredentials, bootstrap, bootstrap_admin
 from platform_sdk.identity.models import User, UserKind
@@ -41,9 +43,11 @@ class Platform:
     def __init__(self, settings: Settings, *, user: str | None = None) -> None:
         self.settings = settings
         self.engine = make_engine(settings.resolved_database_url)
-        self.sessions = make_sessionmaker(self.engine)
         self.blobs: BlobStore = open_blobs(settings)
         self.bus: Bus = open_bus(settings)
+        self.runtime = Runtime(settings=settings, bus=self.bus, blobs=self.blobs)
+        self.sessions = make_sessionmaker(self.engine, info={"runtime": self.runtime})
+        events.install(self.sessions)
         self._username = user
         self._actor: Actor | None = None
 
@@ -58,6 +62,7 @@ class Platform:
             return bootstrap(db, admin_username=admin_username, admin_email=admin_email)
 
     def close(self) -> None:
+        self.runtime.close()
         self.bus.close()
         self.engine.dispose()
 

@@ -12,6 +12,7 @@ pytest_plugins = [
     "tests.plugins.s3",
     "tests.plugins.redis",
     "tests.plugins.required",
+    "tests.plugins.platforms",
 ]
 
 
