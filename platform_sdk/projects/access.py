@@ -22,8 +22,9 @@ from platform_sdk.errors import NotFound, PermissionDenied
 from platform_sdk.identity import rbac
 from platform_sdk.identity.models import User
 from platform_sdk.projects.models import Project, Visibility
+from platform_sdk.projects.schemas import ProjectOut
 
-__all__ = ["access_project", "can_read", "find_project", "project_label"]
+__all__ = ["access_project", "can_read", "find_project", "project_label", "project_out"]
 
 
 def find_project(db: Session, ref: str | uuid.UUID) -> Project | None:
@@ -80,3 +81,18 @@ def access_project(
 def project_label(db: Session, project: Project) -> str:
     owner = db.scalar(select(User.username).where(User.id == project.owner_id))
     return f"{owner}/{project.name}"
+
+
+def project_out(db: Session, project: Project) -> ProjectOut:
+    owner = db.scalar(select(User.username).where(User.id == project.owner_id)) or "?"
+    return ProjectOut(
+        id=project.id,
+        owner=owner,
+        name=project.name,
+        full_name=f"{owner}/{project.name}",
+        description=project.description,
+        visibility=project.visibility,
+        default_branch=project.default_branch,
+        created_at=project.created_at,
+        updated_at=project.updated_at,
+    )

@@ -16,26 +16,11 @@ from platform_sdk.core.pagination import Page, PageParams, paginate
 from platform_sdk.errors import AlreadyExists, PermissionDenied
 from platform_sdk.identity import rbac
 from platform_sdk.identity.models import Role, User, UserRole
-from platform_sdk.projects.access import access_project, can_read
+from platform_sdk.projects.access import access_project, can_read, project_out
 from platform_sdk.projects.models import Project, Visibility
 from platform_sdk.projects.schemas import ProjectCreate, ProjectOut
 
-__all__ = ["create_project", "get_project", "list_projects", "project_out"]
-
-
-def project_out(db: Session, project: Project) -> ProjectOut:
-    owner = db.scalar(select(User.username).where(User.id == project.owner_id)) or "?"
-    return ProjectOut(
-        id=project.id,
-        owner=owner,
-        name=project.name,
-        full_name=f"{owner}/{project.name}",
-        description=project.description,
-        visibility=project.visibility,
-        default_branch=project.default_branch,
-        created_at=project.created_at,
-        updated_at=project.updated_at,
-    )
+__all__ = ["create_project", "get_project", "list_projects"]
 
 
 def create_project(db: Session, *, actor: Actor, body: ProjectCreate) -> ProjectOut:
