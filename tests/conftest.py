@@ -17,6 +17,19 @@ pytest_plugins = [
 
 
 @pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id with minimal cost: tests create many users; production parameters are
+    exercised by the benchmark and by the rehash test, which installs its own hasher."""
+    from argon2 import PasswordHasher
+
+    from platform_sdk.identity import passwords
+
+    monkeypatch.setattr(
+        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+
+
+@pytest.fixture(autouse=True)
 def _isolated_env(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -22,9 +22,16 @@ __all__ = ["main"]
     default=None,
     help="Data directory (overrides PLATFORM_DATA_DIR; default ./.platform).",
 )
+@click.option(
+    "--as",
+    "as_user",
+    default=None,
+    metavar="USER",
+    help="Act as USER, with that user's permissions (default: the data dir's admin).",
+)
 @click.version_option(__version__, prog_name="platform")
 @click.pass_context
-def main(ctx: click.Context, data_dir: str | None) -> None:
+def main(ctx: click.Context, data_dir: str | None, as_user: str | None) -> None:
     """Platform: git hosting, CI, deploys, agents, observability and secrets in one package.
 
     Settings come from arguments, then the environment, then a .env file, then defaults
@@ -32,6 +39,7 @@ def main(ctx: click.Context, data_dir: str | None) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["data_dir"] = data_dir
+    ctx.obj["as_user"] = as_user
 
 
 @main.command()

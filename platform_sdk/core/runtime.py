@@ -32,7 +32,7 @@ class Runtime:
     blobs: BlobStore
     extensions: dict[str, Any] = field(default_factory=dict)
     listeners: dict[str, list[Callable[[dict[str, Any]], None]]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def extension(self, name: str, factory: Callable[[Runtime], T]) -> T:
         """The per-process object ``name``, made by ``factory(runtime)`` on first use."""

@@ -30,7 +30,12 @@ from platform_sdk.core.runtime import runtime_of
 from platform_sdk.core.types import utcnow
 from platform_sdk.errors import RateLimited, Unauthenticated
 from platform_sdk.identity.models import ApiToken, AuthSession, User, UserKind
-from platform_sdk.identity.passwords import hash_password, needs_rehash, verify_password
+from platform_sdk.identity.passwords import (
+    dummy_hash,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
 
 __all__ = [
     "SESSION_PREFIX",
@@ -51,7 +56,6 @@ TOUCH_EVERY = timedelta(seconds=60)
 """How stale ``last_used_at``/``last_seen_at`` may get before a request writes it."""
 
 _INVALID = "invalid username or password"
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 
 def new_token(prefix: str) -> str:
@@ -109,7 +113,7 @@ def login(
     user = db.scalar(select(User).where(User.username == username))
     usable = user is not None and user.is_active and user.password_hash is not None
     stored = user.password_hash if usable and user is not None else None
-    ok = verify_password(stored or _DUMMY_HASH, password)
+    ok = verify_password(stored or dummy_hash(), password)
     if not (usable and ok) or user is None or user.password_hash is None:
         for key, _limit in limits:
             rt.bus.incr(key, ttl=LOGIN_WINDOW)
