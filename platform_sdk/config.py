@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     listen: str = Field("127.0.0.1:8080", validation_alias=_alias("PLATFORM_LISTEN"))
     log: str = Field("info", validation_alias=_alias("PLATFORM_LOG"))
     master_key: str | None = Field(None, validation_alias=_alias("PLATFORM_MASTER_KEY"))
+    master_key_previous: str | None = Field(
+        None, validation_alias=_alias("PLATFORM_MASTER_KEY_PREVIOUS")
+    )
     max_request_bytes: int = Field(
         16 * 1024 * 1024, gt=0, validation_alias=_alias("PLATFORM_MAX_REQUEST_BYTES")
     )
@@ -157,6 +160,17 @@ class Settings(BaseSettings):
             raise ValueError("must be 32 bytes, base64 or hex encoded")
         return value
 
+    @field_validator("master_key_previous")
+    @classmethod
+    def _check_previous_keys(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        for n, part in enumerate((p.strip() for p in value.split(",") if p.strip()), start=1):
+            if len(decode_master_key(part)) != 32:
+                raise ValueError(f"entry {n} must be 32 bytes, base64 or hex encoded")
+        return value
+
     @field_validator("bucket")
     @classmethod
     def _check_bucket(cls, value: str) -> str:
@@ -201,7 +215,7 @@ class Settings(BaseSettings):
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict with secrets masked, for ``platform config`` and logs."""
         out = self.model_dump(mode="json")
-        for key in ("minio_secret_key", "master_key"):
+        for key in ("minio_secret_key", "master_key", "master_key_previous"):
             if out.get(key):
                 out[key] = "********"
         if self.database_url:
