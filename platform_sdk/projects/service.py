@@ -36,9 +36,9 @@ def create_project(db: Session, *, actor: Actor, body: ProjectCreate) -> Project
         visibility=body.visibility,
         default_branch=body.default_branch,
     )
-    db.add(project)
     try:
         with db.begin_nested():
+            db.add(project)
             db.flush()
     except IntegrityError:
         raise AlreadyExists(f"{actor.username}/{body.name} already exists") from None

@@ -122,3 +122,15 @@ def test_pagination_parameters_are_checked(platform: Platform) -> None:
         PageParams(per_page=0)
     with pytest.raises(ValidationFailed, match="page"):
         PageParams(page=0)
+
+
+def test_a_refused_duplicate_leaves_the_session_usable(platform: Platform, people: People) -> None:
+    dev = people.user("dev", roles=("developer",))
+    with platform.session() as db:
+        service.create_project(db, actor=dev, body=ProjectCreate(name="dup"))
+        with pytest.raises(AlreadyExists):
+            service.create_project(db, actor=dev, body=ProjectCreate(name="dup"))
+        service.create_project(db, actor=dev, body=ProjectCreate(name="other"))
+    with platform.session() as db:
+        names = [p.name for p in service.list_projects(db, actor=dev, page=PageParams()).items]
+    assert sorted(names) == ["dup", "other"]
