@@ -1,0 +1,1 @@
+"""CLI verbs of identity (users, tokens, roles, bindings, delegations), added to ``platform``."""
