@@ -13,6 +13,7 @@ import html
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import select
@@ -31,6 +32,13 @@ from platform_sdk.core.runtime import Runtime
 from platform_sdk.errors import NotFound
 from platform_sdk.identity.bootstrap import AdminCredentials, bootstrap, bootstrap_admin
 from platform_sdk.identity.models import User, UserKind
+from platform_sdk.identity.sdk.audit import AuditManager
+from platform_sdk.identity.sdk.delegations import DelegationManager
+from platform_sdk.identity.sdk.roles import BindingManager, RoleManager
+from platform_sdk.identity.sdk.tokens import TokenManager
+from platform_sdk.identity.sdk.users import UserManager
+from platform_sdk.projects.sdk import ProjectManager
+from platform_sdk.secrets.sdk import SecretManager
 
 __all__ = ["Platform", "open"]
 
@@ -71,6 +79,43 @@ class Platform:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # -- capabilities ---------------------------------------------------------------------
+    @cached_property
+    def users(self) -> UserManager:
+        """Users and agents: ``p.users.create("alice", email=…)``."""
+        return UserManager(self)
+
+    @cached_property
+    def tokens(self) -> TokenManager:
+        """API tokens of the acting user (``p.users.get(name).tokens`` for another's)."""
+        return TokenManager(self)
+
+    @cached_property
+    def roles(self) -> RoleManager:
+        return RoleManager(self)
+
+    @cached_property
+    def bindings(self) -> BindingManager:
+        """Role bindings, global or per project."""
+        return BindingManager(self)
+
+    @cached_property
+    def delegations(self) -> DelegationManager:
+        return DelegationManager(self)
+
+    @cached_property
+    def secrets(self) -> SecretManager:
+        """Global secrets (``project.secrets`` for a project's)."""
+        return SecretManager(self)
+
+    @cached_property
+    def projects(self) -> ProjectManager:
+        return ProjectManager(self)
+
+    @cached_property
+    def audit(self) -> AuditManager:
+        return AuditManager(self)
 
     # -- plumbing -------------------------------------------------------------------------
     @contextmanager

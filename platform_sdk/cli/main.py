@@ -10,7 +10,13 @@ from platform_sdk.clikit import PlatformGroup, emit, get_settings, json_option
 from platform_sdk.core import migrate
 from platform_sdk.core.logsetup import configure_logging
 from platform_sdk.errors import ConfigError
+from platform_sdk.identity.cli.audit import audit
+from platform_sdk.identity.cli.roles import delegate, delegations, grant, revoke, roles, undelegate
+from platform_sdk.identity.cli.tokens import tokens
+from platform_sdk.identity.cli.users import users
+from platform_sdk.projects.cli import projects
 from platform_sdk.sdk import Platform
+from platform_sdk.secrets.cli import secrets
 
 __all__ = ["main"]
 
@@ -169,3 +175,17 @@ def status(as_json: bool) -> None:
 
 
 main.add_command(db)
+for command in (
+    users,
+    tokens,
+    roles,
+    grant,
+    revoke,
+    delegate,
+    undelegate,
+    delegations,
+    secrets,
+    projects,
+    audit,
+):
+    main.add_command(command)

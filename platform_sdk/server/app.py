@@ -27,6 +27,7 @@ from platform_sdk.server import health
 from platform_sdk.server.background import BackgroundTasks
 from platform_sdk.server.errors import install_error_handlers
 from platform_sdk.server.middleware import AccessLogMiddleware, BodyLimitMiddleware
+from platform_sdk.server.routers import all_routers
 
 __all__ = ["create_app"]
 
@@ -73,6 +74,8 @@ def create_app(platform: Platform | None = None, *, settings: Settings | None = 
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(health.router)
+    for router in all_routers():
+        app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
     app.add_middleware(AccessLogMiddleware)
     return app

@@ -12,7 +12,7 @@ __all__ = ["all_routers"]
 
 
 def all_routers() -> list[APIRouter]:
-    from platform_sdk.identity.routes import (  # noqa: PLC0415 -- the app factory's import
+    from platform_sdk.identity.routes import (
         audit,
         auth,
         bindings,
@@ -21,8 +21,8 @@ def all_routers() -> list[APIRouter]:
         tokens,
         users,
     )
-    from platform_sdk.projects import routes as projects  # noqa: PLC0415
-    from platform_sdk.secrets import routes as secrets  # noqa: PLC0415
+    from platform_sdk.projects import routes as projects
+    from platform_sdk.secrets import routes as secrets
 
     return [
         auth.router,

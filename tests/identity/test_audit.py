@@ -14,7 +14,6 @@ from platform_sdk.core.access import Actor
 from platform_sdk.core.pagination import PageParams
 from platform_sdk.errors import PermissionDenied, ValidationFailed
 from platform_sdk.identity.cli.audit import audit as audit_cli
-from platform_sdk.identity.routes.audit import router
 from platform_sdk.identity.sdk.audit import AuditManager
 from platform_sdk.identity.services.audit import list_audit
 from platform_sdk.sdk import Platform
@@ -65,7 +64,6 @@ def test_non_admins_are_refused(platform: Platform, people: People) -> None:
 def test_http_audit(platform: Platform, people: People, admin: Actor) -> None:
     _seed(platform, admin)
     app = create_app(platform)
-    app.include_router(router)
     dev = people.user("dev", roles=("developer",))
     with TestClient(app) as c:
         assert c.get("/api/audit").status_code == 401

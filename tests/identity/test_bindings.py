@@ -21,7 +21,6 @@ from platform_sdk.errors import AlreadyExists, Conflict, NotFound, PermissionDen
 from platform_sdk.identity import rbac
 from platform_sdk.identity.cli.roles import grant, revoke, roles
 from platform_sdk.identity.models import Role, UserRole
-from platform_sdk.identity.routes import bindings as bindings_routes
 from platform_sdk.identity.schemas import BindingCreate, RoleCreate
 from platform_sdk.identity.sdk.roles import BindingManager, RoleManager
 from platform_sdk.identity.services import bindings as svc
@@ -37,7 +36,6 @@ ALL = PageParams(per_page=200)
 @contextmanager
 def api(platform: Platform) -> Iterator[TestClient]:
     app = create_app(platform)
-    app.include_router(bindings_routes.router)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 

@@ -29,7 +29,6 @@ from platform_sdk.errors import (
 from platform_sdk.identity import rbac
 from platform_sdk.identity.cli.roles import delegate, delegations, parse_duration, undelegate
 from platform_sdk.identity.models import Delegation, User, UserKind
-from platform_sdk.identity.routes import delegations as delegation_routes
 from platform_sdk.identity.schemas import DelegationCreate, DelegationOut
 from platform_sdk.identity.sdk.delegations import DelegationManager
 from platform_sdk.identity.services import delegations as svc
@@ -43,7 +42,6 @@ ALL = PageParams(per_page=200)
 @contextmanager
 def api(platform: Platform) -> Iterator[TestClient]:
     app = create_app(platform)
-    app.include_router(delegation_routes.router)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 

@@ -27,7 +27,6 @@ from platform_sdk.core.types import utcnow
 from platform_sdk.errors import PermissionDenied
 from platform_sdk.identity import rbac
 from platform_sdk.identity.models import Delegation, UserKind
-from platform_sdk.identity.routes import bindings, delegations, roles
 from platform_sdk.identity.schemas import DelegationCreate, DelegationOut
 from platform_sdk.identity.services import delegations as delegation_svc
 from platform_sdk.sdk import Platform
@@ -172,8 +171,6 @@ def test_token_scopes_and_project_boundary_narrow(platform: Platform, cast: Cast
 @contextmanager
 def api(platform: Platform) -> Iterator[TestClient]:
     app = create_app(platform)
-    for module in (roles, bindings, delegations):
-        app.include_router(module.router)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 

@@ -19,7 +19,6 @@ from platform_sdk.core.pagination import PageParams
 from platform_sdk.errors import AlreadyExists, Conflict, NotFound, PermissionDenied
 from platform_sdk.identity import rbac
 from platform_sdk.identity.cli.roles import roles
-from platform_sdk.identity.routes import roles as roles_routes
 from platform_sdk.identity.schemas import RoleCreate, RoleUpdate
 from platform_sdk.identity.sdk.roles import RoleManager
 from platform_sdk.identity.services import roles as svc
@@ -31,7 +30,6 @@ from tests.plugins.platforms import People
 @contextmanager
 def api(platform: Platform) -> Iterator[TestClient]:
     app = create_app(platform)
-    app.include_router(roles_routes.router)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 

@@ -12,7 +12,6 @@ from platform_sdk.core.pagination import PageParams
 from platform_sdk.errors import AlreadyExists, NotFound, PermissionDenied, ValidationFailed
 from platform_sdk.projects import service
 from platform_sdk.projects.models import Visibility
-from platform_sdk.projects.routes import router
 from platform_sdk.projects.schemas import ProjectCreate
 from platform_sdk.sdk import Platform
 from platform_sdk.server.app import create_app
@@ -96,7 +95,6 @@ def test_http_create_list_get(platform: Platform, people: People) -> None:
     dev = people.user("dev", roles=("developer",))
     viewer = people.user("viewer", roles=("viewer",))
     app = create_app(platform)
-    app.include_router(router)
     with TestClient(app) as c:
         h = people.auth(people.token(dev))
         r = c.post("/api/projects", json={"name": "web", "visibility": "private"}, headers=h)

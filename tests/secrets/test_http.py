@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 from platform_sdk.core.access import Actor
 from platform_sdk.sdk import Platform
 from platform_sdk.secrets import service as svc
-from platform_sdk.secrets.routes import router
 from platform_sdk.server.app import create_app
 from tests.plugins.platforms import People
 from tests.secrets.conftest import Calls, Team
@@ -37,7 +36,6 @@ class Recorder:
 @pytest.fixture
 def api(platform: Platform) -> Iterator[Recorder]:
     app = create_app(platform)
-    app.include_router(router)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Recorder(client)
 
