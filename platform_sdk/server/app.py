@@ -25,8 +25,12 @@ from platform_sdk.core.migrate import ensure_current
 from platform_sdk.sdk import Platform
 from platform_sdk.server import health
 from platform_sdk.server.background import BackgroundTasks
-from platform_sdk.server.errors import install_error_handlers
-from platform_sdk.server.middleware import AccessLogMiddleware, BodyLimitMiddleware
+from platform_sdk.server.errors import ERROR_RESPONSES, install_error_handlers
+from platform_sdk.server.middleware import (
+    AccessLogMiddleware,
+    BodyLimitMiddleware,
+    NulGuardMiddleware,
+)
 from platform_sdk.server.routers import all_routers
 
 __all__ = ["create_app"]
@@ -75,7 +79,8 @@ def create_app(platform: Platform | None = None, *, settings: Settings | None = 
     install_error_handlers(app)
     app.include_router(health.router)
     for router in all_routers():
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
+    app.add_middleware(NulGuardMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
     app.add_middleware(AccessLogMiddleware)
     return app

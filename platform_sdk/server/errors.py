@@ -3,17 +3,49 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from platform_sdk.errors import BadRequest, NotFound, PlatformError, ValidationFailed
 
-__all__ = ["install_error_handlers"]
+__all__ = ["ERROR_RESPONSES", "ErrorBody", "install_error_handlers"]
 
 log = logging.getLogger(__name__)
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class ErrorBody(BaseModel):
+    """What every error response carries."""
+
+    error: ErrorDetail
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("Malformed request"),
+    401: _documented("No or bad credentials"),
+    403: _documented("Visible, but the caller may not do this"),
+    404: _documented("Missing, or not visible to the caller"),
+    409: _documented("Conflicts with the current state (exists, illegal transition)"),
+    413: _documented("Request body over the limit"),
+    422: _documented("Invalid input; the message names the field"),
+    429: _documented("Rate limited; see Retry-After"),
+    503: _documented("A dependency is down; see Retry-After when given"),
+}
+"""Documented on every API route: the error envelope and when each status happens."""
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
 

@@ -1,4 +1,4 @@
-"""Pure ASGI middleware (streaming-safe): request ids with access logging, and body limits."""
+"""Pure ASGI middleware: request ids with access logging, body limits, NUL guard."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from platform_sdk.errors import PayloadTooLarge
+from platform_sdk.errors import BadRequest, PayloadTooLarge
 
-__all__ = ["AccessLogMiddleware", "BodyLimitMiddleware"]
+__all__ = ["AccessLogMiddleware", "BodyLimitMiddleware", "NulGuardMiddleware"]
 
 access_log = logging.getLogger("platform.access")
 
@@ -153,6 +153,92 @@ async def _reject(send: Send, limit: int) -> None:
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _json_has_nul(body: bytes) -> bool:
+    if b"\x00" in body:
+        return True
+    if b"\\u0000" not in body:  # the only way JSON text spells NUL
+        return False
+    try:
+        return _has_nul(json.loads(body))
+    except ValueError:
+        return False  # not JSON: the route answers 422 for it
+
+
+class NulGuardMiddleware:
+    """Refuse NUL characters in API requests with 400 before any service sees them.
+
+    PostgreSQL text cannot hold NUL while SQLite can: rejecting them at the door keeps the two
+    stores equal and turns what would be a database error into a clear answer. Applies to the
+    path, the query string and JSON bodies of routes under ``prefix`` (bodies there are JSON
+    and bounded by the body limit); binary protocols (git, OTLP) live elsewhere.
+    """
+
+    def __init__(self, app: ASGIApp, *, prefix: str = "/api/") -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        raw_target = scope.get("raw_path", b"") + b"?" + scope.get("query_string", b"")
+        if "\x00" in scope["path"] or b"%00" in raw_target.lower() or b"\x00" in raw_target:
+            await _bad_request(send, "the URL contains a NUL character, which is not allowed")
+            return
+        content_type = dict(scope.get("headers") or []).get(b"content-type", b"")
+        if b"json" not in content_type.lower():
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if _json_has_nul(body):
+            await _bad_request(send, "the body contains a NUL character, which is not allowed")
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _bad_request(send: Send, message: str) -> None:
+    err = BadRequest(message)
+    body = json.dumps(err.to_dict()).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": err.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
             ],
         }
     )

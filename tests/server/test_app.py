@@ -186,3 +186,23 @@ def test_start_up_refuses_an_outdated_schema(tmp_path: Path, empty_db_url: str) 
     with pytest.raises(SchemaOutdated, match="platform init"), TestClient(create_app(plat)):
         pass
     plat.close()
+
+
+def test_nul_characters_are_refused_before_any_service(
+    client: TestClient, platform: Platform
+) -> None:
+    """PostgreSQL text cannot hold NUL; both stores must answer the same clear 400."""
+    from tests.plugins.platforms import People
+
+    h = People.auth(People(platform).token(platform.actor))
+    r = client.post("/api/auth/login", json={"username": "ad\u0000min", "password": "x"})
+    assert r.status_code == 400
+    assert "NUL" in r.json()["error"]["message"]
+    assert client.get("/api/users", params={"q": "a\x00b"}, headers=h).status_code == 400
+    assert client.get("/api/users/ad%00min", headers=h).status_code == 400
+    # an escaped backslash followed by u0000 is ordinary text, not a NUL
+    r = client.post(
+        "/api/projects", json={"name": "ok", "description": "\\u0000 literally"}, headers=h
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["description"] == "\\u0000 literally"
