@@ -9,7 +9,6 @@ is never changed behind the operator's back: an outdated one raises ``SchemaOutd
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +37,7 @@ from platform_sdk.identity.sdk.roles import BindingManager, RoleManager
 from platform_sdk.identity.sdk.tokens import TokenManager
 from platform_sdk.identity.sdk.users import UserManager
 from platform_sdk.projects.sdk import ProjectManager
+from platform_sdk.sdkbase import html_table
 from platform_sdk.secrets.sdk import SecretManager
 
 __all__ = ["Platform", "open"]
@@ -172,12 +172,7 @@ class Platform:
         return f"<Platform {d['database']} as {d['user']}>"
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-            f"<td>{html.escape(str(v))}</td></tr>"
-            for k, v in self.describe().items()
-        )
-        return f"<table><caption>Platform</caption>{rows}</table>"
+        return html_table(self.describe(), caption="Platform")
 
 
 def open(data_dir: str | None = None, *, user: str | None = None, **settings: Any) -> Platform:

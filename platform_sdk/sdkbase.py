@@ -19,10 +19,20 @@ from platform_sdk.core.pagination import Page, PageParams
 if TYPE_CHECKING:
     from platform_sdk.sdk import Platform
 
-__all__ = ["Listing", "Manager", "Resource"]
+__all__ = ["Listing", "Manager", "Resource", "html_table"]
 
 S = TypeVar("S", bound=BaseModel)
 R = TypeVar("R", bound="Resource[Any]")
+
+
+def html_table(fields: dict[str, Any], *, caption: str) -> str:
+    """A two-column HTML table of ``fields`` (escaped), for notebooks."""
+    rows = "".join(
+        f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
+        f"<td>{html.escape(str(v))}</td></tr>"
+        for k, v in fields.items()
+    )
+    return f"<table><caption>{html.escape(caption)}</caption>{rows}</table>"
 
 
 class Resource(Generic[S]):
@@ -64,13 +74,7 @@ class Resource(Generic[S]):
         return f"<{type(self).__name__} {getattr(self._data, self._label, '?')}>"
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-            f"<td>{html.escape(str(v))}</td></tr>"
-            for k, v in self.to_dict().items()
-        )
-        title = html.escape(repr(self))
-        return f"<table><caption>{title}</caption>{rows}</table>"
+        return html_table(self.to_dict(), caption=repr(self))
 
 
 class Manager(Generic[R]):

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from platform_sdk.errors import BadRequest, PayloadTooLarge
+from platform_sdk.errors import BadRequest, PayloadTooLarge, PlatformError
 
 __all__ = ["AccessLogMiddleware", "BodyLimitMiddleware", "NulGuardMiddleware"]
 
@@ -144,19 +144,23 @@ async def _reject(send: Send, limit: int) -> None:
     err = PayloadTooLarge(
         f"request body is larger than the limit of {limit} bytes", details={"limit": limit}
     )
+    await send_error(send, err, close=True)
+
+
+async def send_error(send: Send, err: PlatformError, *, close: bool = False) -> None:
+    """Answer with ``err``'s status and JSON body straight from ASGI middleware."""
     body = json.dumps(err.to_dict()).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": err.status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": err.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+_NUL_REFUSED = "contains a NUL character, which is not allowed"
 
 
 def _has_nul(value: object) -> bool:
@@ -199,7 +203,9 @@ class NulGuardMiddleware:
             return
         raw_target = scope.get("raw_path", b"") + b"?" + scope.get("query_string", b"")
         if "\x00" in scope["path"] or b"%00" in raw_target.lower() or b"\x00" in raw_target:
-            await _bad_request(send, "the URL contains a NUL character, which is not allowed")
+            await send_error(
+                send, BadRequest("the URL contains a NUL character, which is not allowed")
+            )
             return
         content_type = dict(scope.get("headers") or []).get(b"content-type", b"")
         if b"json" not in content_type.lower():
@@ -215,7 +221,9 @@ class NulGuardMiddleware:
                 break
         body = b"".join(chunks)
         if _json_has_nul(body):
-            await _bad_request(send, "the body contains a NUL character, which is not allowed")
+            await send_error(
+                send, BadRequest("the body contains a NUL character, which is not allowed")
+            )
             return
         replayed = False
 
@@ -227,19 +235,3 @@ class NulGuardMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
-
-
-async def _bad_request(send: Send, message: str) -> None:
-    err = BadRequest(message)
-    body = json.dumps(err.to_dict()).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": err.status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

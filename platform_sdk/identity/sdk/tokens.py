@@ -8,7 +8,6 @@ own tokens; ``user.tokens`` those of that user (one's agent, or anyone for an ad
 
 from __future__ import annotations
 
-import html
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -20,7 +19,7 @@ from platform_sdk.core.types import utcnow
 from platform_sdk.errors import ValidationFailed
 from platform_sdk.identity.schemas import ApiTokenCreate, ApiTokenOut
 from platform_sdk.identity.services import tokens as service
-from platform_sdk.sdkbase import Listing, Manager, Resource
+from platform_sdk.sdkbase import Listing, Manager, Resource, html_table
 
 __all__ = ["Token", "TokenManager", "validated"]
 
@@ -51,12 +50,10 @@ class Token(Resource[ApiTokenOut]):
         return f"<Token {self._data.name!r} plat_{self._data.prefix}… of {self._data.user}{state}>"
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-            f"<td>{html.escape('(hidden: read .token)' if k == 'token' else str(v))}</td></tr>"
-            for k, v in self.to_dict().items()
-        )
-        return f"<table><caption>{html.escape(repr(self))}</caption>{rows}</table>"
+        shown = {
+            k: "(hidden: read .token)" if k == "token" else v for k, v in self.to_dict().items()
+        }
+        return html_table(shown, caption=repr(self))
 
     def revoke(self) -> Token:
         """Revoke this token at once (``Conflict`` if it already was)."""
