@@ -19,12 +19,14 @@ at once without any event.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -155,7 +157,17 @@ def load_grants(db: Session, user_id: uuid.UUID) -> UserGrants:
 
 
 class PermissionCache:
-    """Per-process cache of :class:`UserGrants`, dropped on every ``identity.rbac`` event."""
+    """Per-process cache of :class:`UserGrants`, dropped on every ``identity.rbac`` event.
+
+    Changes made in this process drop it synchronously (a runtime listener). Changes made by
+    other processes arrive over the bus when it is shared (Valkey). With the in-process bus
+    (embedded mode) other processes — ``platform serve`` next to the CLI or a notebook, or a
+    second ``Platform`` over the same data dir — share only the data dir, so every change also
+    replaces a stamp file there, and each check compares the stamp's identity (one ``stat``,
+    about a microsecond) before trusting the cache.
+    """
+
+    STAMP = ".rbac-generation"
 
     def __init__(self, runtime: Runtime, *, ttl: float = 60.0) -> None:
         self.ttl = ttl
@@ -165,13 +177,38 @@ class PermissionCache:
         runtime.on(CHANNEL, self._on_event)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        if runtime.bus.backend != "in-process":
+        self._stamp: Path | None = None
+        self._seen: tuple[int, int] | None = None
+        if runtime.bus.backend == "in-process":
+            self._stamp = runtime.settings.data_dir / self.STAMP
+            self._seen = self._stamp_identity()
+        else:
             # Other processes' changes arrive over the shared bus.
             self._sub = runtime.bus.subscribe(CHANNEL)
             self._thread = threading.Thread(
                 target=self._listen, name="rbac-invalidation", daemon=True
             )
             self._thread.start()
+
+    def _stamp_identity(self) -> tuple[int, int] | None:
+        assert self._stamp is not None
+        try:
+            st = os.stat(self._stamp)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns)
+
+    def _bump_stamp(self) -> None:
+        """Replace the stamp file (a new inode), telling other processes to drop their cache."""
+        assert self._stamp is not None
+        try:
+            self._stamp.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._stamp.with_name(f"{self.STAMP}.{uuid.uuid4().hex}")
+            tmp.write_text(uuid.uuid4().hex)
+            os.replace(tmp, self._stamp)
+        except OSError:
+            log.warning("could not update %s; other processes keep their cache", self._stamp)
+        self._seen = self._stamp_identity()
 
     def _listen(self) -> None:
         while not self._stop.is_set():
@@ -186,6 +223,8 @@ class PermissionCache:
 
     def _on_event(self, _payload: dict[str, object]) -> None:
         self.invalidate()
+        if self._stamp is not None:
+            self._bump_stamp()
 
     def invalidate(self) -> None:
         with self._lock:
@@ -193,6 +232,11 @@ class PermissionCache:
             self._generation += 1
 
     def grants(self, db: Session, user_id: uuid.UUID) -> UserGrants:
+        if self._stamp is not None:
+            seen = self._stamp_identity()
+            if seen != self._seen:  # another process changed grants in this data dir
+                self._seen = seen
+                self.invalidate()
         entry = self._entries.get(user_id)
         if entry is not None and time.monotonic() - entry.loaded_at < self.ttl:
             return entry
