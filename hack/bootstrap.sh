@@ -67,8 +67,8 @@ version_ok "$VENV_VERSION" ||
   die "$VENV uses Python ${VENV_VERSION:-unusable}; need 3.$MIN_MINOR or newer: remove $VENV and re-run"
 
 PYPROJECT_SHA="$("$VENV/bin/python" -c \
-  'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' \
-  pyproject.toml)"
+  'import hashlib, sys; print(hashlib.sha256(b"".join(open(f, "rb").read() for f in sys.argv[1:])).hexdigest())' \
+  pyproject.toml hack/constraints.txt)"
 
 # The requested extras with the ones they pull in (dev -> test,lint,...), from pyproject.toml.
 EXTRAS_CLOSURE="$("$VENV/bin/python" - "$EXTRAS" <<'PY'
@@ -124,7 +124,7 @@ log "upgrading pip (pip 23 backtracks for many minutes on this dependency set)"
 
 log "installing: pip install -e '$TARGET' (first run takes a few minutes)"
 rm -f "$STAMP"
-"$VENV/bin/python" -m pip install -e "$TARGET"
+"$VENV/bin/python" -m pip install -c hack/constraints.txt -e "$TARGET"
 
 printf '%s\n%s\n' "$PYPROJECT_SHA" "$EXTRAS_CLOSURE" >"$STAMP.tmp"
 mv -f "$STAMP.tmp" "$STAMP"
