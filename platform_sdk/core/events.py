@@ -1,6 +1,9 @@
 """Events are emitted inside a transaction and delivered only after it commits.
 
-``emit(db, channel, payload)`` queues an event on the session; when the transaction commits,
+``emit(db, channel, payload)`` first runs the runtime's transactional subscribers
+(:meth:`Runtime.subscribe`) in the same session, so durable reactions — webhook deliveries,
+notifications — are written atomically with the change; then it queues the event on the
+session; when the transaction commits,
 the runtime's in-process listeners run first (so this process's caches are correct the moment
 the caller returns), then the event is published on the bus for other processes, webhooks and
 notifications. A rolled-back transaction emits nothing. Publishing failures are logged, never
@@ -25,7 +28,11 @@ _PENDING = "pending_events"
 
 
 def emit(db: Session, channel: str, payload: dict[str, Any]) -> None:
-    """Queue ``payload`` for ``channel``; delivered after this session's next commit."""
+    """Run transactional subscribers now; queue ``payload`` for after this session's commit."""
+    rt = db.info.get("runtime")
+    if isinstance(rt, Runtime):
+        for subscriber in list(rt.subscribers.get(channel, ())):
+            subscriber(db, payload)
     db.info.setdefault(_PENDING, []).append((channel, dict(payload)))
 
 

@@ -32,6 +32,9 @@ class Runtime:
     blobs: BlobStore
     extensions: dict[str, Any] = field(default_factory=dict)
     listeners: dict[str, list[Callable[[dict[str, Any]], None]]] = field(default_factory=dict)
+    subscribers: dict[str, list[Callable[[Session, dict[str, Any]], None]]] = field(
+        default_factory=dict
+    )
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def extension(self, name: str, factory: Callable[[Runtime], T]) -> T:
@@ -46,6 +49,14 @@ class Runtime:
         emitted an event on ``channel`` (before the event goes out on the bus)."""
         with self._lock:
             self.listeners.setdefault(channel, []).append(listener)
+
+    def subscribe(self, channel: str, fn: Callable[[Session, dict[str, Any]], None]) -> None:
+        """Call ``fn(db, payload)`` inside the emitting transaction for each event on
+        ``channel``: what it writes (webhook deliveries, notifications) commits or rolls back
+        with the change that caused it — a transactional outbox, with no service importing
+        another capability's internals."""
+        with self._lock:
+            self.subscribers.setdefault(channel, []).append(fn)
 
     def close(self) -> None:
         for ext in list(self.extensions.values()):

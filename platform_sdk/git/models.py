@@ -15,14 +15,30 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from platform_sdk.core.db import Base, IdMixin, TimestampMixin, partial_unique
 from platform_sdk.core.statemachine import StatusEnum
 from platform_sdk.core.types import status_enum, utcnow
 
-__all__ = ["MergeRequest", "MergeRequestState", "MergeStrategy", "MrReview", "ReviewVerdict"]
+__all__ = [
+    "LfsObject",
+    "MergeRequest",
+    "MergeRequestState",
+    "MergeStrategy",
+    "MrReview",
+    "Push",
+    "ReviewVerdict",
+]
 
 
 class MergeRequestState(StatusEnum):
@@ -112,4 +128,41 @@ class MrReview(IdMixin, Base):
     verdict: Mapped[ReviewVerdict] = mapped_column(status_enum(ReviewVerdict))
     body: Mapped[str] = mapped_column(Text, default="")
     commit_sha: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Push(IdMixin, Base):
+    """One ref update accepted by ``git-receive-pack`` (a push of three branches is three rows).
+
+    ``before``/``after`` are the old and new object ids (all zeros for a created or deleted
+    ref); ``forced`` marks a non-fast-forward update.
+    """
+
+    __tablename__ = "pushes"
+    __table_args__ = (Index("ix_pushes_project_created", "project_id", "created_at"),)
+
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    pusher_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    ref: Mapped[str] = mapped_column(String(1024))
+    before: Mapped[str] = mapped_column(String(64))
+    after: Mapped[str] = mapped_column(String(64))
+    forced: Mapped[bool] = mapped_column(default=False)
+    commit_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LfsObject(Base):
+    """A Git LFS object a project holds; its bytes live in the object store by ``oid``."""
+
+    __tablename__ = "lfs_objects"
+
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    oid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -27,6 +27,7 @@ __all__ = [
     "DeliveryStatus",
     "Notification",
     "NotificationChannel",
+    "NotificationPreference",
     "NotificationStatus",
     "Webhook",
     "WebhookDelivery",
@@ -49,10 +50,11 @@ DeliveryStatus.allow(
 
 
 class NotificationChannel(enum.StrEnum):
-    """Where a notification goes: the in-app inbox or an email."""
+    """Where a notification goes: the in-app inbox, an email, or the user's own webhook."""
 
     INBOX = "inbox"
     EMAIL = "email"
+    WEBHOOK = "webhook"
 
 
 class NotificationStatus(StatusEnum):
@@ -156,3 +158,21 @@ class Notification(IdMixin, Base):
     read_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+
+
+class NotificationPreference(Base):
+    """Which channels one user wants for one kind of notification (``mr.opened`` …).
+
+    No row means the default for that kind (the inbox); an empty list turns the kind off.
+    ``webhook_url`` is where the ``webhook`` channel posts for this user.
+    """
+
+    __tablename__ = "notification_preferences"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(100), primary_key=True)
+    channels: Mapped[list[str]] = mapped_column(default=list)
+    webhook_url: Mapped[str | None] = mapped_column(String(2048))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

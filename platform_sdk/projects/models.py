@@ -71,6 +71,8 @@ class Project(IdMixin, TimestampMixin, Base):
         status_enum(Visibility), default=Visibility.PRIVATE
     )
     default_branch: Mapped[str] = mapped_column(String(255), default="main")
+    protected_branches: Mapped[list[str]] = mapped_column(default=list)
+    """Branch names or fnmatch patterns that refuse force-pushes and deletion."""
     deleted_at: Mapped[datetime | None]
     next_issue_number: Mapped[int] = mapped_column(default=1)
     next_mr_number: Mapped[int] = mapped_column(default=1)

@@ -80,9 +80,58 @@ def test_new_revision_writes_a_numbered_lint_clean_script(
     shutil.copytree(migrate.migrations_dir(), scripts, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(migrate, "migrations_dir", lambda: scripts)
     engine = make_engine(db_url)
+    (head,) = migrate.schema_state(engine).heads
     path = migrate.new_revision(engine, "Nothing changed yet", autogenerate=True)
     engine.dispose()
-    assert path.name.startswith("0002_nothing_changed_yet")
+    assert path.name.startswith(f"{int(head) + 1:04d}_nothing_changed_yet")
     text = path.read_text()
-    assert 'down_revision: str | Sequence[str] | None = "0001"' in text
+    assert f'down_revision: str | Sequence[str] | None = "{head}"' in text
     assert "Nothing changed yet" in text
+
+
+def test_0002_keeps_existing_rows_and_widens_notification_channels(empty_db_url: str) -> None:
+    """Rows written under 0001 survive 0002: projects get no protected branches."""
+    import uuid
+
+    from sqlalchemy import text
+
+    engine = make_engine(empty_db_url)
+    migrate.upgrade(engine, "0001")
+    uid, pid = uuid.uuid4(), uuid.uuid4()
+    hexed = engine.dialect.name == "sqlite"
+    u, p = (uid.hex, pid.hex) if hexed else (str(uid), str(pid))
+    now = "2026-01-01 00:00:00"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (id, username, kind, is_active, created_at, updated_at) "
+                "VALUES (:id, 'old', 'human', true, :now, :now)"
+            ),
+            {"id": u, "now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO projects (id, owner_id, name, description, visibility, "
+                "default_branch, next_issue_number, next_mr_number, next_pipeline_number, "
+                "created_at, updated_at) VALUES (:id, :owner, 'legacy', '', 'private', 'main', "
+                "1, 1, 1, :now, :now)"
+            ),
+            {"id": p, "owner": u, "now": now},
+        )
+    migrate.upgrade(engine)
+    from sqlalchemy.orm import Session
+
+    from platform_sdk.projects.models import Project
+
+    with Session(engine) as db:
+        assert db.get_one(Project, pid).protected_branches == []
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO notifications (id, user_id, kind, title, body, channel, status, "
+                "created_at) VALUES (:id, :u, 'k', 't', 'b', 'webhook', 'pending', :now)"
+            ),
+            {"id": uuid.uuid4().hex if hexed else str(uuid.uuid4()), "u": u, "now": now},
+        )
+    assert migrate.check_drift(engine, metadata) == []
+    engine.dispose()

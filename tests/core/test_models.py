@@ -48,6 +48,7 @@ _TABLE_NAMES = """
     projects issues comments webhooks webhook_deliveries merge_requests mr_reviews
     agent_sessions agent_messages pipelines pipeline_steps artifacts ops_repos deployments
     deployment_history metric_series alert_rules alert_events secrets notifications audit_log
+    pushes lfs_objects notification_preferences
 """
 EXPECTED_TABLES = frozenset(_TABLE_NAMES.split())
 
@@ -179,7 +180,7 @@ def test_sample_transitions() -> None:
 
 
 def test_metadata_holds_exactly_the_expected_tables() -> None:
-    assert len(EXPECTED_TABLES) == 29
+    assert len(EXPECTED_TABLES) == 32
     assert set(registry.metadata.tables) == EXPECTED_TABLES
     assert list(registry.ALL_TABLES) == sorted(EXPECTED_TABLES)
     assert registry.metadata is Base.metadata
