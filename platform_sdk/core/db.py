@@ -78,12 +78,24 @@ def partial_unique(name: str, *cols: str, where: str) -> Index:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # pysqlite starts transactions itself, and only before DML: a SAVEPOINT issued first
+    # (``begin_nested``) would then run outside any transaction and its RELEASE would
+    # commit. Turn that off and let SQLAlchemy emit BEGIN (``_sqlite_begin``).
+    # BEGIN IMMEDIATE takes the write lock at the start (waiting up to busy_timeout), as
+    # Django's "IMMEDIATE" transaction mode does: a deferred transaction that read first and
+    # writes later fails at once with "database is locked" when another writer got in between.
+    # SQLite has one writer at a time anyway; PostgreSQL is the store for concurrency.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -96,6 +108,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("poolclass", NullPool)
         engine = create_engine(parsed, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
