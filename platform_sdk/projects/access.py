@@ -93,6 +93,7 @@ def project_out(db: Session, project: Project) -> ProjectOut:
         description=project.description,
         visibility=project.visibility,
         default_branch=project.default_branch,
+        protected_branches=list(project.protected_branches or []),
         created_at=project.created_at,
         updated_at=project.updated_at,
     )

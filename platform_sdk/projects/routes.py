@@ -1,14 +1,14 @@
-"""``/api/projects``: create, list and read projects (the rest arrives with git hosting)."""
+"""``/api/projects``: create, list, read, update and delete (the browser: git/routes.py)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from platform_sdk.core.pagination import Page
-from platform_sdk.projects import service
-from platform_sdk.projects.schemas import ProjectCreate, ProjectOut
+from platform_sdk.projects.schemas import ProjectCreate, ProjectOut, ProjectUpdate
+from platform_sdk.projects.services import projects as service
 from platform_sdk.server.deps import ActorDep, PageDep, PlatformDep, call
 
 __all__ = ["router"]
@@ -35,3 +35,18 @@ def create_project(plat: PlatformDep, actor: ActorDep, body: ProjectCreate) -> P
 @router.get("/{owner}/{name}", summary="One project")
 def get_project(plat: PlatformDep, actor: ActorDep, owner: str, name: str) -> ProjectOut:
     return call(plat, service.get_project, actor=actor, ref=f"{owner}/{name}")
+
+
+@router.patch(
+    "/{owner}/{name}", summary="Change description, visibility, default or protected branches"
+)
+def update_project(
+    plat: PlatformDep, actor: ActorDep, owner: str, name: str, body: ProjectUpdate
+) -> ProjectOut:
+    return call(plat, service.update_project, actor=actor, ref=f"{owner}/{name}", body=body)
+
+
+@router.delete("/{owner}/{name}", status_code=204, summary="Delete a project (frees its name)")
+def delete_project(plat: PlatformDep, actor: ActorDep, owner: str, name: str) -> Response:
+    call(plat, service.delete_project, actor=actor, ref=f"{owner}/{name}")
+    return Response(status_code=204)

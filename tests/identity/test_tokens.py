@@ -17,7 +17,7 @@ from platform_sdk.identity.cli.tokens import tokens as tokens_cli
 from platform_sdk.identity.models import ApiToken, UserKind
 from platform_sdk.identity.sdk.tokens import TokenManager
 from platform_sdk.identity.sdk.users import UserManager
-from platform_sdk.projects.service import get_project
+from platform_sdk.projects.services.projects import get_project
 from platform_sdk.sdk import Platform
 from tests.identity.userkit import api, assert_audit_clean, audit_rows, run_cli
 from tests.plugins.platforms import People
