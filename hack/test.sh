@@ -21,6 +21,7 @@ step() {
 
 step "bootstrap .venv (dev extras)" hack/bootstrap.sh dev
 step "services: PostgreSQL and Redis" hack/services.sh
+step "system packages: git, git-lfs" hack/system-deps.sh
 
 step "lint: ruff check" .venv/bin/ruff check .
 step "format: ruff format --check" .venv/bin/ruff format --check .

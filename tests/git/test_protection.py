@@ -1,0 +1,92 @@
+"""Branch protection enforced on pushed ref updates, and the services around pushes."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from platform_sdk.core.audit import AuditLog
+from platform_sdk.errors import PermissionDenied, ValidationFailed
+from platform_sdk.git.models import Push
+from platform_sdk.git.services.pushes import (
+    list_pushes,
+    protected_branches,
+    set_protected_branches,
+)
+from tests.git.conftest import GitServer, commit, git
+
+
+def _setup(srv: GitServer) -> tuple[object, object]:
+    alice, _ = srv.user("alice", roles=("developer",))
+    project_id = srv.repo(alice, "app")
+    boss, _ = srv.user("boss", project_roles={project_id: ("admin",)})
+    work = srv.workdir()
+    git("clone", "-q", srv.url("alice", "app", "alice"), str(work / "a"))
+    commit(work / "a", "base", "base")
+    git("push", "-q", "origin", "main", cwd=work / "a")
+    git("push", "-q", "origin", "main:feature", cwd=work / "a")
+    git("push", "-q", "origin", "main:release/1.0", cwd=work / "a")
+    with srv.platform.session() as db:
+        set_protected_branches(db, actor=boss, project="alice/app", patterns=["main", "release/*"])
+    return work, project_id
+
+
+def test_force_push_and_delete_of_protected_branches_are_refused(git_server: GitServer) -> None:
+    work, project_id = _setup(git_server)
+    a = work / "a"  # type: ignore[operator]
+    git("commit", "-q", "--amend", "-m", "rewritten", cwd=a)
+    proc = git("push", "-f", "origin", "main", cwd=a, check=False)
+    assert proc.returncode != 0
+    assert "remote: refusing to force-push protected branch main" in proc.stderr
+    proc = git("push", "-f", "origin", "HEAD:release/1.0", cwd=a, check=False)
+    assert "refusing to force-push protected branch release/1.0" in proc.stderr
+    proc = git("push", "origin", ":main", cwd=a, check=False)
+    assert proc.returncode != 0
+    assert "remote: refusing to delete protected branch main" in proc.stderr
+
+    # unprotected branches accept both, and a fast-forward of main is fine
+    git("push", "-q", "-f", "origin", "HEAD:feature", cwd=a)
+    git("push", "-q", "origin", ":feature", cwd=a)
+    git("reset", "-q", "--hard", "origin/main", cwd=a)
+    commit(a, "next", "next")
+    git("push", "-q", "origin", "main", cwd=a)
+
+    with git_server.platform.session() as db:
+        rows = db.scalars(
+            select(Push).where(Push.project_id == project_id, Push.ref == "refs/heads/feature")
+        ).all()
+    forced = [r for r in rows if r.forced]
+    deleted = [r for r in rows if set(r.after) == {"0"}]
+    assert len(forced) == 1
+    assert forced[0].commit_count == 1
+    assert len(deleted) == 1
+    # refused pushes left main where it was before the fast-forward
+    remote = git("ls-remote", git_server.url("alice", "app", "alice"), cwd=a).stdout
+    assert "refs/heads/feature" not in remote
+    assert "refs/heads/release/1.0" in remote
+
+
+def test_changing_protection_needs_project_admin_and_is_audited(git_server: GitServer) -> None:
+    _work, project_id = _setup(git_server)
+    alice = git_server.users["alice"][0]
+    boss = git_server.users["boss"][0]
+    with git_server.platform.session() as db:
+        dev = git_server.people.user("dev", project_roles={project_id: ("developer",)})  # type: ignore[dict-item]
+        with pytest.raises(PermissionDenied):
+            set_protected_branches(db, actor=dev, project="alice/app", patterns=[])
+        with pytest.raises(ValidationFailed):
+            set_protected_branches(db, actor=boss, project="alice/app", patterns=[""])
+        out = set_protected_branches(
+            db, actor=boss, project="alice/app", patterns=["refs/heads/main", "main"]
+        )
+        assert out.patterns == ["main"]
+        assert protected_branches(db, actor=alice, project="alice/app").patterns == ["main"]
+        rows = db.scalars(select(AuditLog).where(AuditLog.action == "git.protect")).all()
+        assert [r.details["after"] for r in rows] == [["main", "release/*"], ["main"]]
+        page = list_pushes(db, actor=alice, project="alice/app")
+        assert page.total == 3
+        assert {p.ref for p in page.items} == {
+            "refs/heads/main",
+            "refs/heads/feature",
+            "refs/heads/release/1.0",
+        }
