@@ -86,9 +86,19 @@ class Settings(BaseSettings):
     )
     session_ttl: int = Field(7 * 24 * 3600, gt=0, validation_alias=_alias("PLATFORM_SESSION_TTL"))
     session_idle: int = Field(12 * 3600, gt=0, validation_alias=_alias("PLATFORM_SESSION_IDLE"))
+    git_max_concurrency: int = Field(
+        8, ge=0, validation_alias=_alias("PLATFORM_GIT_MAX_CONCURRENCY")
+    )
+    git_timeout: float = Field(3600.0, gt=0, validation_alias=_alias("PLATFORM_GIT_TIMEOUT"))
     shutdown_timeout: float = Field(
         30.0, ge=0, validation_alias=_alias("PLATFORM_SHUTDOWN_TIMEOUT")
     )
+    webhook_allow_private: bool = Field(
+        False, validation_alias=_alias("PLATFORM_WEBHOOK_ALLOW_PRIVATE")
+    )
+    smtp_url: str | None = Field(None, validation_alias=_alias("PLATFORM_SMTP_URL"))
+    smtp_from: str = Field("platform@localhost", validation_alias=_alias("PLATFORM_SMTP_FROM"))
+    public_url: str | None = Field(None, validation_alias=_alias("PLATFORM_PUBLIC_URL"))
 
     @field_validator("database_url")
     @classmethod
@@ -136,6 +146,32 @@ class Settings(BaseSettings):
         if parts.scheme != "unix" and not parts.hostname:
             raise ValueError("has no host")
         return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _check_smtp(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        parts = urlsplit(value)
+        if parts.scheme not in ("smtp", "smtps", "smtp+starttls") or not parts.hostname:
+            raise ValueError("must be smtp://HOST[:PORT], smtps://… or smtp+starttls://…")
+        try:
+            parts.port  # noqa: B018 -- raises on a malformed port
+        except ValueError as exc:
+            raise ValueError(f"bad port ({exc})") from None
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL such as https://platform.example.com")
+        return value.rstrip("/")
 
     @field_validator("listen")
     @classmethod
@@ -209,6 +245,11 @@ class Settings(BaseSettings):
         return int(self.listen.rpartition(":")[2])
 
     @property
+    def base_url(self) -> str:
+        """``PLATFORM_PUBLIC_URL``, or ``http://`` + the listen address (links in messages)."""
+        return self.public_url or f"http://{self.listen}"
+
+    @property
     def log_settings(self) -> LogSettings:
         return LogSettings(self.log)
 
@@ -220,6 +261,11 @@ class Settings(BaseSettings):
                 out[key] = "********"
         if self.database_url:
             out["database_url"] = make_url(self.database_url).render_as_string(hide_password=True)
+        if self.smtp_url:
+            parts = urlsplit(self.smtp_url)
+            if parts.password:
+                netloc = parts.netloc.replace(f":{parts.password}@", ":********@", 1)
+                out["smtp_url"] = parts._replace(netloc=netloc).geturl()
         return out
 
 

@@ -36,6 +36,8 @@ from platform_sdk.identity.sdk.delegations import DelegationManager
 from platform_sdk.identity.sdk.roles import BindingManager, RoleManager
 from platform_sdk.identity.sdk.tokens import TokenManager
 from platform_sdk.identity.sdk.users import UserManager
+from platform_sdk.notify.sdk import NotificationManager
+from platform_sdk.notify.subscribers import install as install_notify
 from platform_sdk.projects.sdk import ProjectManager
 from platform_sdk.sdkbase import html_table
 from platform_sdk.secrets.sdk import SecretManager
@@ -56,6 +58,7 @@ class Platform:
         self.runtime = Runtime(settings=settings, bus=self.bus, blobs=self.blobs)
         self.sessions = make_sessionmaker(self.engine, info={"runtime": self.runtime})
         events.install(self.sessions)
+        install_notify(self.runtime)
         self._username = user
         self._actor: Actor | None = None
 
@@ -112,6 +115,11 @@ class Platform:
     @cached_property
     def projects(self) -> ProjectManager:
         return ProjectManager(self)
+
+    @cached_property
+    def notifications(self) -> NotificationManager:
+        """The acting user's notifications and preferences."""
+        return NotificationManager(self)
 
     @cached_property
     def audit(self) -> AuditManager:

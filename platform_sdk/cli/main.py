@@ -10,11 +10,14 @@ from platform_sdk.clikit import PlatformGroup, emit, get_settings, json_option
 from platform_sdk.core import migrate
 from platform_sdk.core.logsetup import configure_logging
 from platform_sdk.errors import ConfigError
+from platform_sdk.git.mr_cli import mr
 from platform_sdk.identity.cli.audit import audit
 from platform_sdk.identity.cli.roles import delegate, delegations, grant, revoke, roles, undelegate
 from platform_sdk.identity.cli.tokens import tokens
 from platform_sdk.identity.cli.users import users
+from platform_sdk.notify.cli import notifications, webhooks
 from platform_sdk.projects.cli import projects
+from platform_sdk.projects.issue_cli import issues
 from platform_sdk.sdk import Platform
 from platform_sdk.secrets.cli import secrets
 
@@ -186,6 +189,10 @@ for command in (
     delegations,
     secrets,
     projects,
+    issues,
+    mr,
+    webhooks,
+    notifications,
     audit,
 ):
     main.add_command(command)

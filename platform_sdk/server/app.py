@@ -22,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 from platform_sdk.__about__ import __version__
 from platform_sdk.config import Settings, load_settings
 from platform_sdk.core.migrate import ensure_current
+from platform_sdk.git.http import GitHttp
 from platform_sdk.sdk import Platform
 from platform_sdk.server import health
 from platform_sdk.server.background import BackgroundTasks
@@ -31,7 +32,7 @@ from platform_sdk.server.middleware import (
     BodyLimitMiddleware,
     NulGuardMiddleware,
 )
-from platform_sdk.server.routers import all_routers
+from platform_sdk.server.routers import all_routers, workers
 
 __all__ = ["create_app"]
 
@@ -60,6 +61,8 @@ def create_app(platform: Platform | None = None, *, settings: Settings | None = 
         try:
             check_schema_at_start(plat)
             app.state.platform = plat
+            for name, worker in workers(plat):
+                app.state.background.spawn(name, worker)
             log.info("platform ready", extra=plat.describe())
             yield
         finally:
@@ -82,5 +85,7 @@ def create_app(platform: Platform | None = None, *, settings: Settings | None = 
         app.include_router(router, responses=ERROR_RESPONSES)
     app.add_middleware(NulGuardMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
+    # git and LFS bodies stream with their own bounds, so git sits outside the body limit
+    app.add_middleware(GitHttp)
     app.add_middleware(AccessLogMiddleware)
     return app

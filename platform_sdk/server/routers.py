@@ -1,17 +1,27 @@
-"""Every capability's REST router, in the order they appear in ``/openapi.json``.
+"""What the server runs for each capability: REST routers and background workers.
 
-A capability adds its ``routes.router`` here; ``create_app`` mounts them all. Kept apart from
-the app factory so the list of what the server exposes is one short file.
+A capability adds its ``routes.router`` to :func:`all_routers` (in ``/openapi.json`` order)
+and its long-running loops to :func:`workers`; ``create_app`` mounts and spawns them all. Kept
+apart from the app factory so what the server exposes and runs is one short file.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter
 
-__all__ = ["all_routers"]
+if TYPE_CHECKING:
+    from platform_sdk.sdk import Platform
+
+__all__ = ["all_routers", "workers"]
 
 
 def all_routers() -> list[APIRouter]:
+    from platform_sdk.git import mr_routes
+    from platform_sdk.git import routes as git_routes
     from platform_sdk.identity.routes import (
         audit,
         auth,
@@ -21,6 +31,8 @@ def all_routers() -> list[APIRouter]:
         tokens,
         users,
     )
+    from platform_sdk.notify.routes import routers as notify_routers
+    from platform_sdk.projects import issue_routes
     from platform_sdk.projects import routes as projects
     from platform_sdk.secrets import routes as secrets
 
@@ -32,6 +44,24 @@ def all_routers() -> list[APIRouter]:
         bindings.router,
         delegations.router,
         projects.router,
+        issue_routes.router,
+        git_routes.router,
+        mr_routes.router,
         secrets.router,
+        *notify_routers,
         audit.router,
+    ]
+
+
+Worker = Callable[[asyncio.Event], Awaitable[None]]
+
+
+def workers(platform: Platform) -> list[tuple[str, Worker]]:
+    """Background loops the server spawns at start and drains at shutdown."""
+    from platform_sdk.notify.delivery import DeliveryWorker
+    from platform_sdk.notify.dispatch import Dispatcher
+
+    return [
+        ("webhook-deliveries", DeliveryWorker(platform).run_forever),
+        ("notification-dispatch", Dispatcher(platform).run_forever),
     ]

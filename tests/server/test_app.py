@@ -28,7 +28,7 @@ def test_readyz_reports_each_component(client: TestClient) -> None:
     body = r.json()
     assert body["status"] == "ready"
     assert set(body["components"]) == {"database", "object_store", "bus"}
-    assert body["components"]["database"]["detail"].startswith("schema at 0001")
+    assert body["components"]["database"]["detail"].startswith("schema at 0")
 
 
 def test_unknown_route_is_a_json_not_found(client: TestClient) -> None:

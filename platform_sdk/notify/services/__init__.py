@@ -1,0 +1,1 @@
+"""Services of webhooks and notifications (every public function takes a keyword-only actor)."""
