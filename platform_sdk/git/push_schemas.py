@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ProtectedBranchesOut", "PushOut", "RefUpdate"]
+__all__ = ["PushOut", "RefUpdate"]
 
 
 class RefUpdate(BaseModel):
@@ -37,10 +37,3 @@ class PushOut(BaseModel):
     forced: bool
     commit_count: int
     created_at: datetime
-
-
-class ProtectedBranchesOut(BaseModel):
-    """The branch name patterns of a project that refuse force-pushes and deletion."""
-
-    project_id: uuid.UUID
-    patterns: list[str]

@@ -38,6 +38,7 @@ def _branch(value: str) -> str:
 
 
 def _pattern(value: str) -> str:
+    value = value.strip().removeprefix("refs/heads/")
     if not value or len(value) > 255 or _BAD_PATTERN.search(value):
         raise ValueError(f"{value[:80]!r} is not a valid branch name or fnmatch pattern")
     return value

@@ -437,3 +437,21 @@ def test_cli_happy_path(platform: Platform, setup: Any, monkeypatch: pytest.Monk
     result = CliRunner().invoke(root, ["mr", "close", REF, "1"])
     assert result.exit_code == 1
     assert "illegal_transition" in result.stderr
+
+
+def test_a_merge_is_recorded_as_a_push_of_the_target_branch(platform: Platform, setup: Any) -> None:
+    """Pipelines and push webhooks see merges the way they see pushes."""
+    from sqlalchemy import select
+
+    from platform_sdk.git.models import Push
+
+    dev, _, _, _ = setup
+    seen: list[dict[str, Any]] = []
+    platform.runtime.subscribe("events.push", lambda _db, payload: seen.append(payload))
+    _open(platform, dev)
+    merged = _merge(platform, dev)
+    with platform.session() as db:
+        push = db.scalars(select(Push).where(Push.ref == "refs/heads/main")).one()
+    assert push.after == merged.merge_commit_sha
+    assert push.pusher_id == dev.user_id
+    assert [p["after"] for p in seen] == [merged.merge_commit_sha]

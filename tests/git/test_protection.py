@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 
 from platform_sdk.core.audit import AuditLog
-from platform_sdk.errors import PermissionDenied, ValidationFailed
+from platform_sdk.errors import PermissionDenied
 from platform_sdk.git.models import Push
-from platform_sdk.git.services.pushes import (
-    list_pushes,
-    protected_branches,
-    set_protected_branches,
-)
+from platform_sdk.git.services.pushes import list_pushes
+from platform_sdk.projects.schemas import ProjectUpdate
+from platform_sdk.projects.services.projects import get_project, update_project
 from tests.git.conftest import GitServer, commit, git
+
+
+def _protect(db: Any, actor: Any, patterns: list[str]) -> Any:
+    """Protection is a project setting (project admins): one mechanism for every entry point."""
+    body = ProjectUpdate(protected_branches=patterns)
+    return update_project(db, actor=actor, ref="alice/app", body=body)
 
 
 def _setup(srv: GitServer) -> tuple[object, object]:
@@ -27,7 +33,7 @@ def _setup(srv: GitServer) -> tuple[object, object]:
     git("push", "-q", "origin", "main:feature", cwd=work / "a")
     git("push", "-q", "origin", "main:release/1.0", cwd=work / "a")
     with srv.platform.session() as db:
-        set_protected_branches(db, actor=boss, project="alice/app", patterns=["main", "release/*"])
+        _protect(db, boss, ["main", "release/*"])
     return work, project_id
 
 
@@ -73,16 +79,15 @@ def test_changing_protection_needs_project_admin_and_is_audited(git_server: GitS
     with git_server.platform.session() as db:
         dev = git_server.people.user("dev", project_roles={project_id: ("developer",)})  # type: ignore[dict-item]
         with pytest.raises(PermissionDenied):
-            set_protected_branches(db, actor=dev, project="alice/app", patterns=[])
-        with pytest.raises(ValidationFailed):
-            set_protected_branches(db, actor=boss, project="alice/app", patterns=[""])
-        out = set_protected_branches(
-            db, actor=boss, project="alice/app", patterns=["refs/heads/main", "main"]
-        )
-        assert out.patterns == ["main"]
-        assert protected_branches(db, actor=alice, project="alice/app").patterns == ["main"]
-        rows = db.scalars(select(AuditLog).where(AuditLog.action == "git.protect")).all()
-        assert [r.details["after"] for r in rows] == [["main", "release/*"], ["main"]]
+            _protect(db, dev, [])
+        with pytest.raises(ValueError, match="branch name"):
+            ProjectUpdate(protected_branches=[""])
+        out = _protect(db, boss, ["refs/heads/main", "main"])
+        assert out.protected_branches == ["main"]
+        assert get_project(db, actor=alice, ref="alice/app").protected_branches == ["main"]
+        rows = db.scalars(select(AuditLog).where(AuditLog.action == "project.update")).all()
+        changes = [r.details["changes"]["protected_branches"] for r in rows]
+        assert changes[-1][1] == ["main"]
         page = list_pushes(db, actor=alice, project="alice/app")
         assert page.total == 3
         assert {p.ref for p in page.items} == {

@@ -43,7 +43,9 @@ from platform_sdk.git.mr_schemas import (
     MrCommitOut,
     MrDiffOut,
 )
+from platform_sdk.git.push_schemas import RefUpdate
 from platform_sdk.git.repos import repo_path
+from platform_sdk.git.services import pushes
 from platform_sdk.identity.models import User
 from platform_sdk.projects.access import access_project, project_label
 from platform_sdk.projects.models import Project
@@ -371,6 +373,20 @@ def merge_merge_request(
     mr.merged_by_id = actor.user_id
     mr.merged_at = utcnow()
     db.flush()
+    # The target branch moved like a push: record it so the push path (pipelines, push
+    # webhooks) sees merges exactly as it sees pushes from a git client.
+    pushes.record_push(
+        db,
+        actor=actor,
+        project_id=proj.id,
+        updates=[
+            RefUpdate(
+                ref=f"refs/heads/{mr.target_branch}",
+                before=result.target_before,
+                after=result.commit,
+            )
+        ],
+    )
     details = {"strategy": body.strategy.value, "commit": result.commit}
     _record(db, actor, "merge_request.merge", mr, via, details)
     _event(db, actor, proj, mr, "merged", label, merge_commit=result.commit)

@@ -28,17 +28,15 @@ from platform_sdk.core import audit, events
 from platform_sdk.core.access import Actor, Perm
 from platform_sdk.core.pagination import Page, PageParams, paginate
 from platform_sdk.core.runtime import runtime_of
-from platform_sdk.errors import ValidationFailed
 from platform_sdk.git.hooks import is_zero
 from platform_sdk.git.models import Push
-from platform_sdk.git.push_schemas import ProtectedBranchesOut, PushOut, RefUpdate
+from platform_sdk.git.push_schemas import PushOut, RefUpdate
 from platform_sdk.git.repos import repo_path, run_git
 from platform_sdk.projects.access import access_project, project_label
 
-__all__ = ["list_pushes", "protected_branches", "record_push", "set_protected_branches"]
+__all__ = ["list_pushes", "record_push"]
 
 PUSH_CHANNEL = "events.push"
-MAX_PATTERNS = 100
 
 
 def _stats(git_dir: Path, update: RefUpdate) -> tuple[bool, int]:
@@ -153,48 +151,3 @@ def list_pushes(
         .order_by(Push.created_at.desc(), Push.id.desc())
     )
     return paginate(db, stmt, page or PageParams(), PushOut.model_validate)
-
-
-def protected_branches(
-    db: Session, *, actor: Actor, project: str | uuid.UUID
-) -> ProtectedBranchesOut:
-    """The project's protected branch patterns (needs read access)."""
-    proj, _ = access_project(db, actor, project)
-    return ProtectedBranchesOut(project_id=proj.id, patterns=list(proj.protected_branches or []))
-
-
-def _clean(patterns: Sequence[str]) -> list[str]:
-    if len(patterns) > MAX_PATTERNS:
-        raise ValidationFailed(f"patterns: at most {MAX_PATTERNS}", details={"param": "patterns"})
-    out: list[str] = []
-    for raw in patterns:
-        pattern = str(raw).strip().removeprefix("refs/heads/")
-        if not pattern or len(pattern) > 255 or any(ord(c) < 32 for c in pattern):
-            raise ValidationFailed(
-                f"patterns: {raw!r} is not a branch name or pattern", details={"param": "patterns"}
-            )
-        if pattern not in out:
-            out.append(pattern)
-    return out
-
-
-def set_protected_branches(
-    db: Session, *, actor: Actor, project: str | uuid.UUID, patterns: Sequence[str]
-) -> ProtectedBranchesOut:
-    """Replace the project's protected branch patterns (needs ``project:delete``: admins)."""
-    proj, via = access_project(db, actor, project, need=Perm.PROJECT_DELETE)
-    before = list(proj.protected_branches or [])
-    cleaned = _clean(patterns)
-    proj.protected_branches = cleaned
-    db.flush()
-    audit.record(
-        db,
-        actor,
-        "git.protect",
-        target_type="project",
-        target_id=proj.id,
-        project_id=proj.id,
-        via=via,
-        details={"before": before, "after": cleaned},
-    )
-    return ProtectedBranchesOut(project_id=proj.id, patterns=cleaned)
