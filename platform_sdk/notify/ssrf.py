@@ -5,7 +5,8 @@ resolves to must be globally routable: loopback (``127/8``, ``::1``), private (`
 ``172.16/12``, ``192.168/16``, ``fc00::/7``), link-local (``169.254/16`` — cloud metadata —,
 ``fe80::/10``), unspecified, multicast and reserved ranges are refused, IPv4-mapped IPv6
 included, unless ``PLATFORM_WEBHOOK_ALLOW_PRIVATE`` is set. The check runs when a target is
-saved and again before every request, so a name that is re-pointed at an internal address
+saved (a name that does not resolve yet is accepted then) and again before every
+request, so a name that is re-pointed at an internal address
 after creation (DNS rebinding) is refused at delivery. Redirects are never followed by the
 senders, so a public target cannot bounce a request inward either. A small window remains
 between this check and the HTTP client's own resolution; pinning the address would close it.
@@ -44,8 +45,13 @@ def _addresses(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
-def check_target(url: str, *, allow_private: bool, field: str = "url") -> str:
-    """Return ``url`` if the platform may send to it; ``ValidationFailed`` otherwise."""
+def check_target(url: str, *, allow_private: bool, field: str = "url", saving: bool = False) -> str:
+    """Return ``url`` if the platform may send to it; ``ValidationFailed`` otherwise.
+
+    ``saving``: the target is being stored, not called. A host that does not resolve *yet*
+    (a receiver still being set up, or no DNS from this server right now) is accepted then;
+    the check before each request refuses it if it still does not resolve, or resolves inward.
+    """
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationFailed(
@@ -61,7 +67,13 @@ def check_target(url: str, *, allow_private: bool, field: str = "url") -> str:
         )
     if allow_private:
         return url.strip()
-    for address in _addresses(parts.hostname, port):
+    try:
+        addresses = _addresses(parts.hostname, port)
+    except ValidationFailed:
+        if saving:
+            return url.strip()
+        raise
+    for address in addresses:
         if not is_public_address(address):
             raise ValidationFailed(
                 f"{field}: {parts.hostname} resolves to {address}, a private, loopback or "

@@ -216,3 +216,18 @@ def test_cli_and_sdk(plat: Platform, team: Team, receiver: Receiver) -> None:
     assert hooks.get(created["id"]).active is False
     assert _cli(plat, "rm", team.app, created["id"]).exit_code == 0
     assert list(hooks.list()) == []
+
+
+def test_a_host_that_does_not_resolve_yet_is_saved_but_never_called() -> None:
+    """Saving tolerates missing DNS (offline server, receiver not set up yet); calling does not."""
+    import pytest
+
+    from platform_sdk.errors import ValidationFailed
+    from platform_sdk.notify.ssrf import check_target
+
+    url = "https://receiver.invalid/hook"  # .invalid never resolves (RFC 2606)
+    assert check_target(url, allow_private=False, saving=True) == url
+    with pytest.raises(ValidationFailed, match="cannot resolve"):
+        check_target(url, allow_private=False)
+    with pytest.raises(ValidationFailed, match="loopback"):
+        check_target("http://127.0.0.1:9/x", allow_private=False, saving=True)

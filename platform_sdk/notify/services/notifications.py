@@ -138,7 +138,7 @@ def set_preferences(
                 details={"field": "webhook_url"},
             )
         if url:
-            url = check_target(url, allow_private=allow, field="webhook_url")
+            url = check_target(url, allow_private=allow, field="webhook_url", saving=True)
         row = db.get(NotificationPreference, (actor.user_id, pref.kind))
         if row is None:
             row = NotificationPreference(user_id=actor.user_id, kind=pref.kind)

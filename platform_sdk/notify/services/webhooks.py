@@ -94,7 +94,7 @@ def create_webhook(
 ) -> WebhookOut:
     """Add a webhook; the answer holds the signing secret, shown this once."""
     proj, via = access_project(db, actor, project, need=Perm.PROJECT_WRITE)
-    url = check_target(body.url, allow_private=_allow_private(db))
+    url = check_target(body.url, allow_private=_allow_private(db), saving=True)
     hook = Webhook(
         id=uuid.uuid4(),
         project_id=proj.id,
@@ -150,7 +150,7 @@ def update_webhook(
     hook = _hook(db, proj, webhook_id)
     changes: dict[str, object] = {}
     if body.url is not None:
-        hook.url = check_target(body.url, allow_private=_allow_private(db))
+        hook.url = check_target(body.url, allow_private=_allow_private(db), saving=True)
         changes["url"] = hook.url
     if body.events is not None:
         hook.events = list(body.events)
