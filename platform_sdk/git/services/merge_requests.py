@@ -46,6 +46,7 @@ from platform_sdk.git.mr_schemas import (
 from platform_sdk.git.push_schemas import RefUpdate
 from platform_sdk.git.repos import repo_path
 from platform_sdk.git.services import pushes
+from platform_sdk.identity.grants import username_of
 from platform_sdk.identity.models import User
 from platform_sdk.projects.access import access_project, project_label
 from platform_sdk.projects.models import Project
@@ -67,12 +68,6 @@ CHANNEL = "events.merge_request"
 
 
 # -- helpers ------------------------------------------------------------------------------
-def _username(db: Session, user_id: uuid.UUID | None) -> str | None:
-    if user_id is None:
-        return None
-    return db.scalar(select(User.username).where(User.id == user_id))
-
-
 def _out(db: Session, mr: MergeRequest, label: str) -> MergeRequestOut:
     return MergeRequestOut(
         id=mr.id,
@@ -82,13 +77,13 @@ def _out(db: Session, mr: MergeRequest, label: str) -> MergeRequestOut:
         body=mr.body,
         source_branch=mr.source_branch,
         target_branch=mr.target_branch,
-        author=_username(db, mr.author_id) or "?",
+        author=username_of(db, mr.author_id) or "?",
         state=mr.state,
         source_sha=mr.source_sha,
         target_sha=mr.target_sha,
         merge_strategy=mr.merge_strategy,
         merge_commit_sha=mr.merge_commit_sha,
-        merged_by=_username(db, mr.merged_by_id),
+        merged_by=username_of(db, mr.merged_by_id),
         merged_at=mr.merged_at,
         closed_at=mr.closed_at,
         created_at=mr.created_at,
@@ -145,7 +140,7 @@ def _event(
         "actor_id": str(actor.user_id),
         "number": mr.number,
         "title": mr.title,
-        "author": _username(db, mr.author_id),
+        "author": username_of(db, mr.author_id),
         "author_id": str(mr.author_id),
         "source_branch": mr.source_branch,
         "target_branch": mr.target_branch,

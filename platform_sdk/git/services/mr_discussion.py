@@ -22,7 +22,8 @@ from platform_sdk.git import merge as gitmerge
 from platform_sdk.git.models import MergeRequestState, MrReview, ReviewVerdict
 from platform_sdk.git.mr_schemas import ReviewCreate, ReviewOut
 from platform_sdk.git.repos import repo_path
-from platform_sdk.git.services.merge_requests import _event, _mr, _record, _username, _write
+from platform_sdk.git.services.merge_requests import _event, _mr, _record, _write
+from platform_sdk.identity.grants import username_of
 from platform_sdk.projects.access import access_project
 from platform_sdk.projects.issue_schemas import CommentCreate, CommentOut
 from platform_sdk.projects.models import Comment
@@ -35,7 +36,7 @@ def _review_out(db: Session, review: MrReview, number: int) -> ReviewOut:
     return ReviewOut(
         id=review.id,
         merge_request_number=number,
-        reviewer=_username(db, review.reviewer_id) or "?",
+        reviewer=username_of(db, review.reviewer_id) or "?",
         verdict=review.verdict,
         body=review.body,
         commit_sha=review.commit_sha,

@@ -37,6 +37,7 @@ from platform_sdk.core.pagination import Page, PageParams, paginate
 from platform_sdk.core.types import utcnow
 from platform_sdk.errors import NotFound, PermissionDenied, ValidationFailed
 from platform_sdk.identity import rbac
+from platform_sdk.identity.grants import username_of
 from platform_sdk.identity.models import User
 from platform_sdk.projects.access import access_project, can_read, project_label
 from platform_sdk.projects.issue_schemas import (
@@ -65,12 +66,6 @@ CHANNEL = "events.issue"
 
 
 # -- helpers ------------------------------------------------------------------------------
-def _username(db: Session, user_id: uuid.UUID | None) -> str | None:
-    if user_id is None:
-        return None
-    return db.scalar(select(User.username).where(User.id == user_id))
-
-
 def _out(db: Session, issue: Issue, label: str) -> IssueOut:
     return IssueOut(
         id=issue.id,
@@ -80,8 +75,8 @@ def _out(db: Session, issue: Issue, label: str) -> IssueOut:
         body=issue.body,
         state=issue.state,
         labels=list(issue.labels or []),
-        author=_username(db, issue.author_id) or "?",
-        assignee=_username(db, issue.assignee_id),
+        author=username_of(db, issue.author_id) or "?",
+        assignee=username_of(db, issue.assignee_id),
         created_at=issue.created_at,
         updated_at=issue.updated_at,
         closed_at=issue.closed_at,
@@ -95,7 +90,7 @@ def _comment_out(db: Session, c: Comment, *, mr_number: int | None = None) -> Co
     )
     return CommentOut(
         id=c.id,
-        author=_username(db, c.author_id) or "?",
+        author=username_of(db, c.author_id) or "?",
         body=c.body,
         created_at=c.created_at,
         edited_at=c.edited_at,
@@ -135,9 +130,9 @@ def _event(
         "actor_id": str(actor.user_id),
         "number": issue.number,
         "title": issue.title,
-        "author": _username(db, issue.author_id),
+        "author": username_of(db, issue.author_id),
         "author_id": str(issue.author_id),
-        "assignee": _username(db, issue.assignee_id),
+        "assignee": username_of(db, issue.assignee_id),
         "assignee_id": str(issue.assignee_id) if issue.assignee_id else None,
     }
     events.emit(db, CHANNEL, payload)
