@@ -100,6 +100,13 @@ class Settings(BaseSettings):
     smtp_from: str = Field("platform@localhost", validation_alias=_alias("PLATFORM_SMTP_FROM"))
     public_url: str | None = Field(None, validation_alias=_alias("PLATFORM_PUBLIC_URL"))
 
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        # Absolute from the start: git runs hooks and subprocesses from other working
+        # directories, where a relative data dir would silently point elsewhere.
+        return Path(value).expanduser().resolve()
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str | None) -> str | None:

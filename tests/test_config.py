@@ -12,7 +12,8 @@ from platform_sdk.errors import ConfigError
 
 def test_defaults_are_the_embedded_ones() -> None:
     s = load_settings()
-    assert s.data_dir == Path(".platform")
+    assert s.data_dir == Path(".platform").resolve()
+    assert s.data_dir.is_absolute()
     assert s.resolved_database_url.startswith("sqlite:///")
     assert s.resolved_database_url.endswith("/.platform/platform.db")
     assert s.minio_endpoint is None
@@ -30,7 +31,7 @@ def test_argument_beats_environment_beats_dotenv_beats_default(
     monkeypatch.setenv("PLATFORM_LISTEN", "127.0.0.1:7002")
     assert load_settings().listen == "127.0.0.1:7002"
     assert load_settings(listen="127.0.0.1:7003").listen == "127.0.0.1:7003"
-    assert load_settings(data_dir=tmp_path).data_dir == tmp_path
+    assert load_settings(data_dir=tmp_path).data_dir == tmp_path.resolve()
     # an argument of None means "not given", so the lower layers still apply
     assert load_settings(listen=None).listen == "127.0.0.1:7002"
 

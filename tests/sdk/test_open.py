@@ -41,5 +41,5 @@ def test_open_never_migrates_an_explicit_database(tmp_path: Path, empty_db_url: 
 def test_open_uses_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLATFORM_DATA_DIR", str(tmp_path / "env-dir"))
     with ps.open() as p:
-        assert p.settings.data_dir == tmp_path / "env-dir"
+        assert p.settings.data_dir == (tmp_path / "env-dir").resolve()
     assert (tmp_path / "env-dir" / "platform.db").is_file()
