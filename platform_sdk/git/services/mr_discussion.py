@@ -13,7 +13,6 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from platform_sdk.core import audit
 from platform_sdk.core.access import Actor
 from platform_sdk.core.pagination import Page, PageParams, paginate
 from platform_sdk.core.runtime import runtime_of
@@ -25,6 +24,7 @@ from platform_sdk.git.repos import repo_path
 from platform_sdk.git.services.merge_requests import _event, _mr, _record, _write
 from platform_sdk.identity.grants import username_of
 from platform_sdk.projects.access import access_project
+from platform_sdk.projects.comments import add_comment
 from platform_sdk.projects.issue_schemas import CommentCreate, CommentOut
 from platform_sdk.projects.models import Comment
 from platform_sdk.projects.services.issues import _comment_out
@@ -89,18 +89,13 @@ def create_mr_comment(
 ) -> CommentOut:
     """Comment on ``!number`` (edit through the issues service's ``edit_comment``)."""
     proj, via, mr, label = _write(db, actor, project, number)
-    comment = Comment(merge_request_id=mr.id, author_id=actor.user_id, body=body.body)
-    with db.begin_nested():
-        db.add(comment)
-        db.flush()
-    audit.record(
+    comment = add_comment(
         db,
         actor,
-        "comment.create",
-        target_type="comment",
-        target_id=comment.id,
         project_id=proj.id,
         via=via,
+        body=body.body,
+        merge_request_id=mr.id,
         details={"merge_request": number},
     )
     _event(db, actor, proj, mr, "commented", label)

@@ -40,6 +40,7 @@ from platform_sdk.identity import rbac
 from platform_sdk.identity.grants import username_of
 from platform_sdk.identity.models import User
 from platform_sdk.projects.access import access_project, can_read, project_label
+from platform_sdk.projects.comments import add_comment
 from platform_sdk.projects.issue_schemas import (
     CommentCreate,
     CommentOut,
@@ -314,18 +315,13 @@ def create_comment(
     """Comment on issue ``#number``."""
     proj, via = access_project(db, actor, project, need=Perm.PROJECT_WRITE)
     issue = _issue(db, proj, number)
-    comment = Comment(issue_id=issue.id, author_id=actor.user_id, body=body.body)
-    with db.begin_nested():
-        db.add(comment)
-        db.flush()
-    audit.record(
+    comment = add_comment(
         db,
         actor,
-        "comment.create",
-        target_type="comment",
-        target_id=comment.id,
         project_id=proj.id,
         via=via,
+        body=body.body,
+        issue_id=issue.id,
         details={"issue": issue.number},
     )
     _event(db, actor, proj, issue, "commented", project_label(db, proj))
