@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from platform_sdk.core.pagination import Page
+from platform_sdk.git.push_schemas import PushOut
 from platform_sdk.git.schemas import (
     BranchOut,
     CommitDetailOut,
@@ -22,7 +23,7 @@ from platform_sdk.git.schemas import (
     TagOut,
     TreeEntryOut,
 )
-from platform_sdk.git.services import browse
+from platform_sdk.git.services import browse, pushes
 from platform_sdk.server.deps import ActorDep, PageDep, PlatformDep, call
 
 __all__ = ["router"]
@@ -41,6 +42,13 @@ def list_branches(plat: PlatformDep, actor: ActorDep, owner: str, name: str) -> 
 @router.get("/tags", summary="Tags, newest first")
 def list_tags(plat: PlatformDep, actor: ActorDep, owner: str, name: str) -> list[TagOut]:
     return call(plat, browse.list_tags, actor=actor, project=f"{owner}/{name}")
+
+
+@router.get("/pushes", summary="Recorded ref updates (the push log), newest first, paged")
+def list_pushes(
+    plat: PlatformDep, actor: ActorDep, owner: str, name: str, page: PageDep
+) -> Page[PushOut]:
+    return call(plat, pushes.list_pushes, actor=actor, project=f"{owner}/{name}", page=page)
 
 
 @router.get("/commits", summary="Commit log of a ref, newest first, paged")

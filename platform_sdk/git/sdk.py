@@ -5,6 +5,7 @@
 >>> repo.read("README.md")            # str for text, bytes for binary files
 >>> for c in repo.log(path="src"): print(c.sha[:8], c.subject)
 >>> repo.compare("main", "feature").ahead_by
+>>> repo.pushes()[0].ref              # the push log, newest first
 
 Every call goes through :mod:`platform_sdk.git.services.browse` as the platform's actor, so
 what the SDK can see is exactly what the HTTP API shows that actor.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from platform_sdk.git.push_schemas import PushOut
 from platform_sdk.git.schemas import (
     BranchOut,
     CommitDetailOut,
@@ -22,7 +24,7 @@ from platform_sdk.git.schemas import (
     TagOut,
     TreeEntryOut,
 )
-from platform_sdk.git.services import browse
+from platform_sdk.git.services import browse, pushes
 from platform_sdk.sdkbase import Listing, Manager, Resource
 
 if TYPE_CHECKING:
@@ -98,6 +100,11 @@ class Repository(Manager[Commit]):
         return out
 
     diff = compare
+
+    def pushes(self) -> list[PushOut]:
+        """The push log: every recorded ref update, newest first (the first 100)."""
+        page = self._call(pushes.list_pushes, project=self.full_name)
+        return list(page.items)
 
     def __repr__(self) -> str:
         return f"<Repository {self.full_name}>"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -13,6 +14,7 @@ from platform_sdk.git.models import Push
 from platform_sdk.git.services.pushes import list_pushes
 from platform_sdk.projects.schemas import ProjectUpdate
 from platform_sdk.projects.services.projects import get_project, update_project
+from platform_sdk.sdk import Platform
 from tests.git.conftest import GitServer, commit, git
 
 
@@ -95,3 +97,26 @@ def test_changing_protection_needs_project_admin_and_is_audited(git_server: GitS
             "refs/heads/feature",
             "refs/heads/release/1.0",
         }
+
+
+def test_the_push_log_over_http_and_sdk(git_server: GitServer) -> None:
+    _setup(git_server)
+    alice_token = git_server.users["alice"][1]
+    base = f"{git_server.base}/api/projects/alice/app/pushes"
+    r = httpx.get(base, params={"per_page": 2}, headers=git_server.people.auth(alice_token))
+    assert r.status_code == 200
+    body = r.json()
+    assert body["total"] == 3
+    assert len(body["items"]) == 2
+    assert body["items"][0]["ref"] == "refs/heads/release/1.0"  # newest first
+    assert body["items"][0]["pusher_id"] == str(git_server.users["alice"][0].user_id)
+    _, stranger = git_server.user("stranger")
+    r = httpx.get(base, headers=git_server.people.auth(stranger))
+    assert r.status_code == 404
+    sdk = Platform(git_server.platform.settings, user="alice")
+    try:
+        assert [p.ref for p in sdk.projects.get("alice/app").repo.pushes()][-1] == (
+            "refs/heads/main"
+        )
+    finally:
+        sdk.close()
