@@ -99,6 +99,13 @@ class Settings(BaseSettings):
     smtp_url: str | None = Field(None, validation_alias=_alias("PLATFORM_SMTP_URL"))
     smtp_from: str = Field("platform@localhost", validation_alias=_alias("PLATFORM_SMTP_FROM"))
     public_url: str | None = Field(None, validation_alias=_alias("PLATFORM_PUBLIC_URL"))
+    pipeline_max_parallel: int = Field(
+        4, ge=0, validation_alias=_alias("PLATFORM_PIPELINE_MAX_PARALLEL")
+    )
+    artifact_ttl_days: int = Field(30, gt=0, validation_alias=_alias("PLATFORM_ARTIFACT_TTL_DAYS"))
+    kube_namespace_prefix: str = Field(
+        "platform-run", validation_alias=_alias("PLATFORM_KUBE_NAMESPACE_PREFIX")
+    )
 
     @field_validator("data_dir")
     @classmethod

@@ -10,10 +10,11 @@ is never changed behind the operator's back: an outdated one raises ``SchemaOutd
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,9 +39,13 @@ from platform_sdk.identity.sdk.tokens import TokenManager
 from platform_sdk.identity.sdk.users import UserManager
 from platform_sdk.notify.sdk import NotificationManager
 from platform_sdk.notify.subscribers import install as install_notify
+from platform_sdk.pipelines.subscribers import install as install_pipelines
 from platform_sdk.projects.sdk import ProjectManager
 from platform_sdk.sdkbase import html_table
 from platform_sdk.secrets.sdk import SecretManager
+
+if TYPE_CHECKING:
+    from platform_sdk.pipelines.worker import PipelineWorker
 
 __all__ = ["Platform", "open"]
 
@@ -59,8 +64,11 @@ class Platform:
         self.sessions = make_sessionmaker(self.engine, info={"runtime": self.runtime})
         events.install(self.sessions)
         install_notify(self.runtime)
+        install_pipelines(self.runtime)
         self._username = user
         self._actor: Actor | None = None
+        self._worker: PipelineWorker | None = None
+        self._worker_lock = threading.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------
     def initialise(
@@ -72,7 +80,19 @@ class Platform:
         with self.session() as db:
             return bootstrap(db, admin_username=admin_username, admin_email=admin_email)
 
+    def pipeline_worker(self) -> PipelineWorker:
+        """This process's pipeline worker for driving runs without a server (``run.wait()``)."""
+        with self._worker_lock:
+            if self._worker is None:
+                from platform_sdk.pipelines.worker import PipelineWorker
+
+                self._worker = PipelineWorker(self)
+            return self._worker
+
     def close(self) -> None:
+        if self._worker is not None:
+            self._worker.shutdown()
+            self._worker = None
         self.runtime.close()
         self.bus.close()
         self.engine.dispose()

@@ -16,6 +16,7 @@ from platform_sdk.identity.cli.roles import delegate, delegations, grant, revoke
 from platform_sdk.identity.cli.tokens import tokens
 from platform_sdk.identity.cli.users import users
 from platform_sdk.notify.cli import notifications, webhooks
+from platform_sdk.pipelines.cli import pipelines
 from platform_sdk.projects.cli import projects
 from platform_sdk.projects.issue_cli import issues
 from platform_sdk.sdk import Platform
@@ -191,6 +192,7 @@ for command in (
     projects,
     issues,
     mr,
+    pipelines,
     webhooks,
     notifications,
     audit,

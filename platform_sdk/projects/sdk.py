@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from platform_sdk.git.mr_sdk import MergeRequestManager
 from platform_sdk.git.sdk import Repository
 from platform_sdk.notify.sdk import WebhookManager
+from platform_sdk.pipelines.sdk import RunManager
 from platform_sdk.projects.issue_sdk import IssueManager
 from platform_sdk.projects.models import Visibility
 from platform_sdk.projects.schemas import ProjectCreate, ProjectOut, ProjectUpdate
@@ -39,6 +40,11 @@ class Project(Resource[ProjectOut]):
     def webhooks(self) -> WebhookManager:
         """The project's webhooks and their delivery logs."""
         return WebhookManager(self.platform, self._data.full_name)
+
+    @property
+    def pipelines(self) -> RunManager:
+        """The project's pipeline runs: trigger, list, get; each run's steps, logs, artifacts."""
+        return RunManager(self.platform, self._data.full_name)
 
     @property
     def repo(self) -> Repository:

@@ -21,7 +21,7 @@ from platform_sdk.secrets.access import aad_for, in_space, open_row
 from platform_sdk.secrets.keyring import key_store
 from platform_sdk.secrets.models import Secret, SecretScope
 
-__all__ = ["read_system_secret", "store_system_secret"]
+__all__ = ["read_system_secret", "resolve_for_runtime", "store_system_secret"]
 
 
 def store_system_secret(db: Session, name: str, value: str, project_id: uuid.UUID | None) -> Secret:
@@ -53,3 +53,46 @@ def read_system_secret(db: Session, secret_id: uuid.UUID) -> str:
     if row is None or row.deleted_at is not None:
         raise NotFound(f"secret {secret_id} not found")
     return open_row(db, row).decode("utf-8")
+
+
+def resolve_for_runtime(
+    db: Session,
+    *,
+    project_id: uuid.UUID,
+    names: list[str],
+    scope: SecretScope,
+    purpose: dict[str, object],
+) -> dict[str, str]:
+    """Values of ``names`` for a runtime of ``scope`` working for a project (a pipeline step,
+    an agent session): the project's secret, else the global one, usable by ``scope``.
+
+    The platform itself resolves these — the project's definition asked for them and the
+    secret's scope admits the runtime — so no actor's ``secret:read`` is involved; each value
+    read is audited as ``secret.resolve`` by ``system`` with ``purpose`` in the details.
+    Missing names raise :class:`NotFound` naming all of them.
+    """
+    from platform_sdk.core import audit
+    from platform_sdk.secrets.access import Space, find_for_resolve, missing_message, usable
+
+    space = Space(project_id, None, None)
+    rows = {n: find_for_resolve(db, space, n, None) for n in dict.fromkeys(names)}
+    missing = [n for n, row in rows.items() if not usable(row, scope)]
+    if missing:
+        raise NotFound(
+            missing_message(missing, space, scope, None).replace("globally", "for this project"),
+            details={"missing": missing},
+        )
+    values: dict[str, str] = {}
+    for name, row in rows.items():
+        assert row is not None
+        values[name] = open_row(db, row).decode("utf-8")
+        audit.record(
+            db,
+            None,
+            "secret.resolve",
+            target_type="secret",
+            target_id=row.id,
+            project_id=project_id,
+            details={"name": name, "version": row.version, "scope": scope.value, **purpose},
+        )
+    return values

@@ -32,6 +32,7 @@ def all_routers() -> list[APIRouter]:
         users,
     )
     from platform_sdk.notify.routes import routers as notify_routers
+    from platform_sdk.pipelines import routes as pipelines
     from platform_sdk.projects import issue_routes
     from platform_sdk.projects import routes as projects
     from platform_sdk.secrets import routes as secrets
@@ -47,6 +48,8 @@ def all_routers() -> list[APIRouter]:
         issue_routes.router,
         git_routes.router,
         mr_routes.router,
+        pipelines.router,
+        pipelines.lint_router,
         secrets.router,
         *notify_routers,
         audit.router,
@@ -60,8 +63,14 @@ def workers(platform: Platform) -> list[tuple[str, Worker]]:
     """Background loops the server spawns at start and drains at shutdown."""
     from platform_sdk.notify.delivery import DeliveryWorker
     from platform_sdk.notify.dispatch import Dispatcher
+    from platform_sdk.pipelines.schedule import Scheduler
+    from platform_sdk.pipelines.worker import PipelineWorker
 
-    return [
+    loops: list[tuple[str, Worker]] = [
         ("webhook-deliveries", DeliveryWorker(platform).run_forever),
         ("notification-dispatch", Dispatcher(platform).run_forever),
+        ("pipeline-schedule", Scheduler(platform).run_forever),
     ]
+    if platform.settings.pipeline_max_parallel > 0:
+        loops.append(("pipeline-steps", PipelineWorker(platform).run_forever))
+    return loops

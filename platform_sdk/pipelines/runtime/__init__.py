@@ -1,0 +1,1 @@
+"""Where pipeline steps run: local processes or Kubernetes pods, behind :mod:`.base`."""

@@ -1,0 +1,139 @@
+"""The contract between the pipeline scheduler and the places steps run.
+
+The worker (``pipelines/worker.py``) claims a step in the database, builds a :class:`StepSpec`
+and hands it to a :class:`StepRuntime` together with a :class:`StepIO`. The runtime runs the
+step's commands — a process group in a workspace (``local.py``) or a pod (``kubernetes.py``) —
+streams output lines to ``io.log`` as they come, stops when ``io.cancelled`` is set or the
+timeout passes, collects the artifact files and answers a :class:`StepResult`. It never
+touches the database: claiming, retries, statuses, log storage and artifact upload belong to
+the worker, so both runtimes share them.
+
+A run's workspace is prepared once (:meth:`StepRuntime.prepare`, a checkout of the commit)
+and removed when the run ends (:meth:`StepRuntime.cleanup`); steps of one run share it, in DAG
+order, so a later step sees what an earlier one built.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+__all__ = [
+    "MASK",
+    "Masker",
+    "Outcome",
+    "RunSpec",
+    "StepIO",
+    "StepKind",
+    "StepResult",
+    "StepRuntime",
+    "StepSpec",
+]
+
+MASK = "***"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What a runtime needs to know about the run a step belongs to."""
+
+    run_id: uuid.UUID
+    number: int
+    project: str
+    """``owner/name`` of the project."""
+    repo_path: Path
+    """The project's bare repository (the checkout source)."""
+    commit_sha: str
+    ref: str
+
+
+class StepKind(enum.StrEnum):
+    COMMAND = "command"
+    IMAGE_BUILD = "image_build"
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One attempt of one step, as the runtime runs it."""
+
+    step_id: uuid.UUID
+    name: str
+    commands: tuple[str, ...]
+    image: str | None = None
+    kind: StepKind = StepKind.COMMAND
+    env: dict[str, str] = field(default_factory=dict)
+    """Plain variables: the pipeline's and the step's ``env``, the matrix values and the
+    standard ``PLATFORM_*`` / ``CI_*`` variables."""
+    secrets: dict[str, str] = field(default_factory=dict)
+    """Variables whose values are secrets: exported like ``env`` but masked in every log line."""
+    timeout_seconds: float = 3600.0
+    artifacts: tuple[str, ...] = ()
+    """Glob patterns, relative to the workspace, of files to keep."""
+    attempt: int = 1
+
+
+class Outcome(enum.StrEnum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+    """The runtime could not run the step at all (no image, checkout failed, API refused)."""
+
+
+@dataclass(frozen=True)
+class StepResult:
+    outcome: Outcome
+    exit_code: int | None = None
+    artifacts: tuple[tuple[str, Path], ...] = ()
+    """``(name relative to the workspace, local file)`` of each collected artifact."""
+    error: str | None = None
+
+
+@dataclass
+class StepIO:
+    """How a running step talks back: output lines out, cancellation in."""
+
+    log: Callable[[str], None]
+    """Called with each output line (no trailing newline), secrets already masked."""
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+class StepRuntime(Protocol):
+    """Where steps run: ``local`` (processes) or ``kubernetes`` (pods)."""
+
+    name: str
+
+    def prepare(self, run: RunSpec) -> None:
+        """Make the run's workspace (idempotent: a second call for the same run is a no-op)."""
+
+    def run_step(self, run: RunSpec, step: StepSpec, io: StepIO) -> StepResult:
+        """Run one attempt of a step to its end; blocks the calling thread."""
+
+    def cleanup(self, run: RunSpec) -> None:
+        """Remove the run's workspace and anything else it left (idempotent)."""
+
+
+class Masker:
+    """Replaces every secret value in a line by :data:`MASK`, longest value first (so a secret
+    that contains another is masked whole). Values shorter than 3 characters are not masked:
+    masking every ``1`` or ``a`` would make logs unreadable and hides nothing."""
+
+    def __init__(self, secrets: dict[str, str] | list[str] | tuple[str, ...]) -> None:
+        values = secrets.values() if isinstance(secrets, dict) else secrets
+        self._values = sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
+        self._lines = [part for v in self._values for part in v.splitlines() if len(part) >= 3]
+
+    def __call__(self, line: str) -> str:
+        for value in self._values:
+            if value in line:
+                line = line.replace(value, MASK)
+        for part in self._lines:  # a multi-line secret printed line by line
+            if part in line:
+                line = line.replace(part, MASK)
+        return line

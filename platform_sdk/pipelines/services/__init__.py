@@ -1,0 +1,1 @@
+"""Pipeline services: runs (trigger, list, cancel, re-run), step logs and artifacts."""

@@ -1,0 +1,190 @@
+"""The worker and the queue: DAG order, retries, timeouts, cancel, and two workers sharing one
+database without running any step twice. Runs are started manually on repositories whose
+commits are written straight into the bare repository; workers run in this process."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from platform_sdk.core.access import Actor
+from platform_sdk.errors import BadRequest, IllegalTransition
+from platform_sdk.pipelines.schemas import TriggerIn
+from platform_sdk.pipelines.services import runs, steps
+from platform_sdk.pipelines.worker import PipelineWorker
+from platform_sdk.sdk import Platform
+from tests.pipelines.helpers import make_project, pid_gone, wait_for
+from tests.plugins.platforms import People
+
+
+def _trigger(platform: Platform, actor: Actor, project: str, **kw: object) -> int:
+    with platform.session() as db:
+        return runs.trigger_run(db, actor=actor, project=project, body=TriggerIn(**kw)).number  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def dev(people: People) -> Actor:
+    return people.user("dev", roles=("developer",))
+
+
+def _log(platform: Platform, actor: Actor, number: int, step: str) -> str:
+    with platform.session() as db:
+        return steps.step_log(db, actor=actor, project="dev/app", number=number, step=step).text
+
+
+def test_matrix_when_parameters_and_retries(platform: Platform, people: People, dev: Actor) -> None:
+    definition = """\
+pipeline:
+  on:
+    manual: {parameters: {TARGET: {default: staging}}}
+  steps:
+    - name: test
+      matrix: {PY: ["3.11", "3.12"]}
+      commands: ["echo py=$PY target=$TARGET"]
+    - name: flaky
+      retries: 2
+      commands:
+        - "n=$(cat /tmp/none 2>/dev/null || true)"
+        - "test -f attempt-$PLATFORM_STEP_ATTEMPT.ok || { touch attempt-2.ok; exit 1; }"
+    - name: only-tags
+      when: {event: [tag]}
+      commands: ["echo never"]
+    - name: after
+      depends_on: [test, only-tags]
+      commands: ["echo after"]
+"""
+    make_project(people, dev, "app", {".platform.yaml": definition})
+    number = _trigger(platform, dev, "dev/app", parameters={"TARGET": "prod"})
+    worker = PipelineWorker(platform, worker_id="w1", max_parallel=2)
+    try:
+        worker.drive(_run_id(platform, dev, number), timeout=60)
+    finally:
+        worker.shutdown()
+    run = wait_for(platform, dev, "dev/app", number)
+    by = {s.name: s for s in run.steps}
+    matrix = sorted(n for n in by if n.startswith("test"))
+    assert len(matrix) == 2
+    assert {by[n].status for n in matrix} == {"success"}
+    logs = sorted(_log(platform, dev, number, n).strip().splitlines()[-1] for n in matrix)
+    assert logs == ["py=3.11 target=prod", "py=3.12 target=prod"]
+    assert by["only-tags"].status == "skipped"
+    assert by["after"].status == "success"  # a skipped dependency does not block
+    assert by["flaky"].status == "success"
+    assert by["flaky"].attempt == 2
+    assert run.status == "success"
+
+
+def _run_id(platform: Platform, actor: Actor, number: int) -> object:
+    with platform.session() as db:
+        return runs.get_run(db, actor=actor, project="dev/app", number=number).id
+
+
+def test_timeout_and_cancel_kill_the_process_group(
+    platform: Platform, people: People, dev: Actor, tmp_path: Path
+) -> None:
+    pidfile = tmp_path / "pids"
+    definition = f"""\
+pipeline:
+  steps:
+    - name: slow
+      timeout: 1s
+      commands: ["sleep 300 & echo $! >> {pidfile}; wait"]
+"""
+    make_project(people, dev, "app", {".platform.yaml": definition})
+    number = _trigger(platform, dev, "dev/app")
+    worker = PipelineWorker(platform, worker_id="w1", max_parallel=1)
+    try:
+        worker.drive(_run_id(platform, dev, number), timeout=60)
+        run = wait_for(platform, dev, "dev/app", number)
+        assert run.status == "failure"
+        assert run.steps[0].status == "failure"
+        assert "timed out" in _log(platform, dev, number, "slow")
+        pid = int(pidfile.read_text().split()[0])
+        assert pid_gone(pid), "the step's background child survived the timeout"
+
+        # cancel: a running step is stopped and the run ends cancelled
+        pidfile.unlink()
+        again = _trigger(platform, dev, "dev/app")
+        halt = threading.Event()
+        loop = threading.Thread(target=worker.loop, args=(halt,))
+        worker.poll = 0.05
+        loop.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not pidfile.exists():
+                assert time.monotonic() < deadline, "step never started"
+                halt.wait(0.02)
+            with platform.session() as db:
+                out = runs.cancel_run(db, actor=dev, project="dev/app", number=again)
+            assert out.status == "cancelled"
+            pid = int(pidfile.read_text().split()[0])
+            assert pid_gone(pid), "cancel left the step's process running"
+            final = wait_for(platform, dev, "dev/app", again)
+            assert final.status == "cancelled"
+            with platform.session() as db, pytest.raises(IllegalTransition):
+                runs.cancel_run(db, actor=dev, project="dev/app", number=again)
+        finally:
+            halt.set()
+            loop.join(30)
+    finally:
+        worker.shutdown()
+
+
+def test_manual_trigger_needs_write_and_a_definition(
+    platform: Platform, people: People, dev: Actor
+) -> None:
+    make_project(people, dev, "app", {"README.md": "no pipeline here"})
+    with platform.session() as db, pytest.raises(BadRequest, match=r"no \.platform\.yaml"):
+        runs.trigger_run(db, actor=dev, project="dev/app", body=TriggerIn())
+    viewer = people.user("viewer", roles=("viewer",))
+    from platform_sdk.errors import NotFound, PermissionDenied
+
+    with platform.session() as db, pytest.raises((PermissionDenied, NotFound)):
+        runs.trigger_run(db, actor=viewer, project="dev/app", body=TriggerIn())
+    with pytest.raises(ValueError, match="parameter"):
+        TriggerIn(parameters={"bad name": "x"})
+
+
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_two_workers_on_postgres_run_100_steps_once_each(
+    platform: Platform, tmp_path: Path
+) -> None:
+    people = People(platform)
+    dev = people.user("dev", roles=("developer",))
+    ledger = tmp_path / "ledger"
+    command = f"echo $PLATFORM_STEP-$PLATFORM_STEP_ATTEMPT >> {ledger}"
+    lines = "\n".join(f"    - name: s{i}\n      commands: ['{command}']" for i in range(50))
+    make_project(people, dev, "app", {".platform.yaml": f"pipeline:\n  steps:\n{lines}\n"})
+    numbers = [_trigger(platform, dev, "dev/app") for _ in range(2)]
+    other = Platform(platform.settings)
+    workers = [
+        PipelineWorker(platform, worker_id="alpha", max_parallel=4, poll=0.05),
+        PipelineWorker(other, worker_id="beta", max_parallel=4, poll=0.05),
+    ]
+    halt = threading.Event()
+    threads = [threading.Thread(target=w.loop, args=(halt,)) for w in workers]
+    for t in threads:
+        t.start()
+    try:
+        finished = [wait_for(platform, dev, "dev/app", n, timeout=120) for n in numbers]
+    finally:
+        halt.set()
+        for t in threads:
+            t.join(60)
+        other.close()
+    assert [r.status for r in finished] == ["success", "success"]
+    entries = ledger.read_text().split()
+    assert len(entries) == 100
+    assert all(e.endswith("-1") for e in entries)  # every step ran exactly one attempt
+    from sqlalchemy import select
+
+    from platform_sdk.pipelines.models import PipelineStep
+
+    with platform.session() as db:
+        claimed = {s.claimed_by for s in db.scalars(select(PipelineStep))}
+    assert claimed == {"alpha", "beta"}
