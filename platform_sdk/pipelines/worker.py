@@ -63,9 +63,10 @@ def make_runtime(platform: Platform, worker_id: str) -> StepRuntime:
     """The runtime ``PLATFORM_RUNTIME`` names."""
     settings = platform.settings
     if settings.runtime == "kubernetes":
+        from platform_sdk.pipelines.clone_token import clone_token_minter
         from platform_sdk.pipelines.runtime.kubernetes import KubernetesRuntime
 
-        return KubernetesRuntime.from_settings(settings)
+        return KubernetesRuntime.from_settings(settings, git_token=clone_token_minter(platform))
     from platform_sdk.pipelines.runtime.local import LocalRuntime
 
     return LocalRuntime(settings.data_dir / "workspaces" / worker_id)

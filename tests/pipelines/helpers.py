@@ -20,8 +20,11 @@ from tests.git.conftest import GIT_ENV
 from tests.plugins.platforms import People
 
 
-def commit_files(bare: Path, files: dict[str, str], branch: str = "main") -> str:
-    """Commit ``files`` (on top of ``branch``) directly into the bare repository."""
+def commit_files(
+    bare: Path, files: dict[str, str], branch: str = "main", base: str = "main"
+) -> str:
+    """Commit ``files`` on top of ``branch`` (a new branch starts at ``base``) directly into
+    the bare repository."""
     with tempfile.TemporaryDirectory() as tmp:
         env = {
             **GIT_ENV,
@@ -36,6 +39,14 @@ def commit_files(bare: Path, files: dict[str, str], branch: str = "main") -> str
             text=True,
             check=False,
         ).stdout.strip()
+        if not head:
+            head = subprocess.run(
+                ["git", "rev-parse", "-q", "--verify", f"refs/heads/{base}"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout.strip()
         if head:
             subprocess.run(["git", "read-tree", head], env=env, check=True)
         for name, text in files.items():

@@ -8,9 +8,11 @@ timeout passes, collects the artifact files and answers a :class:`StepResult`. I
 touches the database: claiming, retries, statuses, log storage and artifact upload belong to
 the worker, so both runtimes share them.
 
-A run's workspace is prepared once (:meth:`StepRuntime.prepare`, a checkout of the commit)
-and removed when the run ends (:meth:`StepRuntime.cleanup`); steps of one run share it, in DAG
-order, so a later step sees what an earlier one built.
+A run's workspace is prepared once (:meth:`StepRuntime.prepare`) and removed when the run
+ends (:meth:`StepRuntime.cleanup`). On the local runtime steps of one run that land on the
+same worker share one checkout, in DAG order, so a later step sees what an earlier one built;
+on the Kubernetes runtime each step's pod checks the commit out afresh (an ``emptyDir``).
+Files meant to outlive a step travel as artifacts.
 """
 
 from __future__ import annotations
