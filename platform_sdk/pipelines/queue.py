@@ -312,3 +312,20 @@ def expire_runs(db: Session, *, now: datetime) -> list[uuid.UUID]:
         run_event(db, run, "failed")
         out.append(run.id)
     return out
+
+
+def expired_artifacts(db: Session, *, now: datetime, ttl: timedelta, limit: int = 500) -> list[str]:
+    """Delete up to ``limit`` artifact rows older than ``ttl``; answers their blob keys (the
+    caller deletes the objects after commit, so a failed commit loses nothing)."""
+    from platform_sdk.pipelines.models import Artifact
+
+    rows = db.scalars(
+        select(Artifact)
+        .where(Artifact.created_at < now - ttl)
+        .order_by(Artifact.created_at)
+        .limit(limit)
+    ).all()
+    keys = [r.blob_key for r in rows]
+    for row in rows:
+        db.delete(row)
+    return keys

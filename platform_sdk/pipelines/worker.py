@@ -27,10 +27,11 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -42,6 +43,7 @@ from platform_sdk.pipelines.queue import (
     Claim,
     claim_steps,
     expire_runs,
+    expired_artifacts,
     heartbeat,
     reap_stale,
     requeue_step,
@@ -57,6 +59,7 @@ log = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(seconds=60)
 WAKE_CHANNELS = ("events.pipeline", "pipelines.cancel")
+SWEEP_INTERVAL = 600.0
 
 
 def make_runtime(platform: Platform, worker_id: str) -> StepRuntime:
@@ -105,6 +108,7 @@ class PipelineWorker:
         self._active: dict[uuid.UUID, _Active] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._next_sweep = 0.0
 
     # -- the loop ---------------------------------------------------------------------------
     def tick(self) -> int:
@@ -114,6 +118,9 @@ class PipelineWorker:
             expire_runs(db, now=now)
             reap_stale(db, now=now, stale_after=STALE_AFTER)
             db.commit()
+        if time.monotonic() >= self._next_sweep:
+            self._next_sweep = time.monotonic() + SWEEP_INTERVAL
+            self.sweep_artifacts(now)
         self._check_active()
         with self._lock:
             free = self.max_parallel - len(self._active)
@@ -128,6 +135,19 @@ class PipelineWorker:
                 self._active[claim.step_id] = active
             active.future = self._pool.submit(self._run, active)
         return len(claims)
+
+    def sweep_artifacts(self, now: datetime) -> int:
+        """Delete artifacts past ``PLATFORM_ARTIFACT_TTL_DAYS`` (rows, then objects)."""
+        ttl = timedelta(days=self.platform.settings.artifact_ttl_days)
+        with self.platform.session() as db:
+            keys = expired_artifacts(db, now=now, ttl=ttl)
+            db.commit()
+        for key in keys:
+            try:
+                self.platform.runtime.blobs.delete(key)
+            except Exception:
+                log.warning("could not delete expired artifact %s", key, exc_info=True)
+        return len(keys)
 
     def _check_active(self) -> None:
         with self._lock:
@@ -221,8 +241,6 @@ class PipelineWorker:
 
     def drive(self, run_id: uuid.UUID, *, timeout: float | None = None) -> None:
         """Run ticks in this thread until the run ended (embedded ``run.wait()``)."""
-        import time
-
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             with self.platform.session() as db:
