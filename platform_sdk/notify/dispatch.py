@@ -17,8 +17,15 @@ Sending. Email goes through :mod:`smtplib` to ``PLATFORM_SMTP_URL`` (``smtp://``
 ``smtp+starttls://``, ``smtps://``, optional ``user:password@``) from ``PLATFORM_SMTP_FROM``;
 no relay configured, or a user without an email address, marks the row ``failed``. The
 ``webhook`` channel posts JSON to the user's preference ``webhook_url`` after the same target
-check as project webhooks. A failure marks the row ``failed`` (no automatic retry: the table
-has no attempt counter); success marks it ``sent``.
+check as project webhooks. Success marks the row ``sent``.
+
+Retrying. A failure that may pass (the relay or the receiver unreachable, an SMTP error, an
+HTTP 5xx or 429) leaves the row ``pending`` with ``attempts`` counted, ``error`` kept and
+``next_attempt_at`` pushed back by ``BACKOFF * 2^(attempts-1)`` (30 s, 60 s, 120 s …); after
+:data:`MAX_ATTEMPTS` it is ``failed``. A failure no retry can fix (no relay configured, no
+address, no webhook URL, a refused target, an HTTP 4xx) marks it ``failed`` at once. Claims
+are per attempt (``notify:claim:<id>:<attempt>``), so a retry is never blocked by the lease of
+the attempt before it.
 """
 
 from __future__ import annotations
@@ -30,13 +37,13 @@ import smtplib
 import ssl
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from platform_sdk.core.types import utcnow
 from platform_sdk.errors import PlatformError
@@ -59,11 +66,20 @@ log = logging.getLogger(__name__)
 DEFAULT_PER_MINUTE = 20
 LEASE = 300.0
 TIMEOUT = 10.0
+BACKOFF = timedelta(seconds=30)
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class _Failure:
+    reason: str
+    permanent: bool
 
 
 @dataclass
 class _Job:
     id: uuid.UUID
+    attempts: int
     user_id: uuid.UUID
     channel: NotificationChannel
     kind: str
@@ -123,21 +139,25 @@ class Dispatcher:
         now = now or utcnow()
         bus = self.platform.bus
         handled = 0
-        for job in self._pending():
-            if bus.incr(f"notify:claim:{job.id}", ttl=LEASE) != 1:
+        for job in self._pending(now):
+            if bus.incr(f"notify:claim:{job.id}:{job.attempts}", ttl=LEASE) != 1:
                 continue
             window = int(now.timestamp() // 60)
             count = bus.incr(f"notify:rate:{job.user_id}:{window}", ttl=60)
             if count > self.per_minute:
-                self._finish(job, NotificationStatus.SKIPPED, "rate limited")
+                self._finish(job, NotificationStatus.SKIPPED, "rate limited", now)
             else:
-                error = self._send(job)
-                status = NotificationStatus.SENT if error is None else NotificationStatus.FAILED
-                self._finish(job, status, error)
+                failure = self._send(job)
+                if failure is None:
+                    self._finish(job, NotificationStatus.SENT, None, now)
+                elif failure.permanent or job.attempts + 1 >= MAX_ATTEMPTS:
+                    self._finish(job, NotificationStatus.FAILED, failure.reason, now)
+                else:
+                    self._finish(job, NotificationStatus.PENDING, failure.reason, now)
             handled += 1
         return handled
 
-    def _pending(self) -> list[_Job]:
+    def _pending(self, now: datetime) -> list[_Job]:
         with self.platform.session() as db:
             rows = db.execute(
                 select(Notification, User.email)
@@ -146,6 +166,10 @@ class Dispatcher:
                     Notification.status == NotificationStatus.PENDING,
                     Notification.channel.in_(
                         [NotificationChannel.EMAIL, NotificationChannel.WEBHOOK]
+                    ),
+                    or_(
+                        Notification.next_attempt_at.is_(None),
+                        Notification.next_attempt_at <= now,
                     ),
                 )
                 .order_by(Notification.created_at, Notification.id)
@@ -162,6 +186,7 @@ class Dispatcher:
             return [
                 _Job(
                     n.id,
+                    n.attempts,
                     n.user_id,
                     n.channel,
                     n.kind,
@@ -176,20 +201,20 @@ class Dispatcher:
                 for n, email in rows
             ]
 
-    def _send(self, job: _Job) -> str | None:
-        """``None`` on success, else the reason it failed."""
+    def _send(self, job: _Job) -> _Failure | None:
+        """``None`` on success, else why it failed and whether a retry could help."""
         settings = self.platform.settings
         try:
             if job.channel == NotificationChannel.EMAIL:
                 if not settings.smtp_url:
-                    return "no SMTP relay configured (PLATFORM_SMTP_URL)"
+                    return _Failure("no SMTP relay configured (PLATFORM_SMTP_URL)", True)
                 if not job.email:
-                    return "the user has no email address"
+                    return _Failure("the user has no email address", True)
                 text = job.body + (f"\n\n{job.link}\n" if job.link else "\n")
                 send_email(settings.smtp_url, settings.smtp_from, job.email, job.title, text)
                 return None
             if not job.webhook_url:
-                return "no webhook_url in the user's preference"
+                return _Failure("no webhook_url in the user's preference", True)
             url = check_target(job.webhook_url, allow_private=settings.webhook_allow_private)
             client = self._client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
             try:
@@ -209,15 +234,18 @@ class Dispatcher:
             finally:
                 if self._client is None:
                     client.close()
-            if not 200 <= response.status_code < 300:
-                return f"HTTP {response.status_code}"
+            code = response.status_code
+            if not 200 <= code < 300:
+                return _Failure(f"HTTP {code}", permanent=code < 500 and code != 429)
             return None
         except PlatformError as exc:
-            return exc.message
+            return _Failure(exc.message, True)
         except (OSError, smtplib.SMTPException, httpx.HTTPError) as exc:
-            return f"{type(exc).__name__}: {exc}"
+            return _Failure(f"{type(exc).__name__}: {exc}", False)
 
-    def _finish(self, job: _Job, status: NotificationStatus, error: str | None) -> None:
+    def _finish(
+        self, job: _Job, status: NotificationStatus, error: str | None, now: datetime
+    ) -> None:
         if error:
             log.warning(
                 "notification not sent",
@@ -230,6 +258,13 @@ class Dispatcher:
                 .values(
                     status=status,
                     sent_at=utcnow() if status == NotificationStatus.SENT else None,
+                    attempts=Notification.attempts + int(status != NotificationStatus.SKIPPED),
+                    error=error,
+                    next_attempt_at=(
+                        now + BACKOFF * 2**job.attempts
+                        if status == NotificationStatus.PENDING
+                        else None
+                    ),
                 ),
                 execution_options={"synchronize_session": False},
             )

@@ -158,6 +158,10 @@ class Notification(IdMixin, Base):
     read_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None]
+    """When a failed email/webhook notification is tried again (``None``: now, if pending)."""
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class NotificationPreference(Base):

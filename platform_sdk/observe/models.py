@@ -28,6 +28,7 @@ from platform_sdk.core.types import JSONType, status_enum, utcnow
 
 __all__ = [
     "AlertEvent",
+    "AlertKind",
     "AlertRule",
     "AlertState",
     "Comparator",
@@ -56,6 +57,16 @@ class Comparator(enum.StrEnum):
     LE = "le"
     EQ = "eq"
     NE = "ne"
+    ABSENT = "absent"
+    """Fires when the query finds no data at all in the window (the value is NULL)."""
+
+
+class AlertKind(enum.StrEnum):
+    """What a rule watches: a metric aggregate, a count of log records, or raw SQL."""
+
+    METRIC = "metric"
+    LOG = "log"
+    SQL = "sql"
 
 
 class Severity(enum.StrEnum):
@@ -123,6 +134,10 @@ class AlertRule(IdMixin, TimestampMixin, Base):
     )
     name: Mapped[str] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[AlertKind] = mapped_column(status_enum(AlertKind), default=AlertKind.SQL)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSONType(), default=dict)
+    """The structured rule (metric, aggregation, labels, window / log filter, window) that
+    ``query`` was generated from; empty for ``sql`` rules."""
     query: Mapped[str] = mapped_column(Text)
     comparator: Mapped[Comparator] = mapped_column(status_enum(Comparator), default=Comparator.GT)
     threshold: Mapped[float]

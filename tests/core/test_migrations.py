@@ -135,3 +135,35 @@ def test_0002_keeps_existing_rows_and_widens_notification_channels(empty_db_url:
         )
     assert migrate.check_drift(engine, metadata) == []
     engine.dispose()
+
+
+def test_check_constraints_survive_batch_migrations(empty_db_url: str) -> None:
+    """SQLite batch migrations recreate tables: the status CHECK constraints must come along
+    (0003 widened ``alert_rules.comparator`` to ``absent`` and added ``kind``)."""
+    import uuid
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    engine = make_engine(empty_db_url)
+    migrate.upgrade(engine)
+    insert = text(
+        "INSERT INTO alert_rules (id, name, description, kind, spec, query, comparator, "
+        "threshold, for_seconds, interval_seconds, severity, enabled, channels, created_at, "
+        "updated_at) VALUES (:id, :name, '', :kind, '{}', 'select 1', :cmp, 1, 0, 60, "
+        "'warning', true, '[]', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+    )
+
+    def row(kind: str, cmp: str) -> dict[str, str]:
+        ident = uuid.uuid4()
+        key = ident.hex if engine.dialect.name == "sqlite" else str(ident)
+        return {"id": key, "name": f"{kind}-{cmp}", "kind": kind, "cmp": cmp}
+
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert, row("log", "absent"))
+        for kind, cmp in (("log", "bogus"), ("bogus", "gt")):
+            with pytest.raises(IntegrityError), engine.begin() as conn:
+                conn.execute(insert, row(kind, cmp))
+    finally:
+        engine.dispose()

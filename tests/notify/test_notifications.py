@@ -245,3 +245,63 @@ def test_http_cli_and_sdk(plat: Platform, team: Team, people: People) -> None:
     with plat.session() as db:
         row = db.scalars(select(Notification).where(Notification.channel == "email")).one()
         assert row.status == NotificationStatus.FAILED
+
+
+def test_failed_sends_are_retried_with_backoff_then_given_up(
+    plat: Platform, team: Team, receiver: Receiver
+) -> None:
+    from datetime import timedelta
+
+    from platform_sdk.core.types import utcnow
+    from platform_sdk.notify.dispatch import BACKOFF, MAX_ATTEMPTS
+
+    call(
+        plat,
+        svc.set_preferences,
+        team.dev,
+        preferences=[
+            PreferenceIn.model_validate(
+                {"kind": "mr.merged", "channels": ["webhook"], "webhook_url": receiver.url}
+            )
+        ],
+    )
+    receiver.script = [503, 500]  # fails twice, then succeeds
+    emit(plat, "events.merge_request", mr_event(team, "merged", team.alice))
+    now = utcnow()
+    dispatcher = Dispatcher(plat)
+
+    def row() -> Notification:
+        with plat.session() as db:
+            return db.scalars(select(Notification).where(Notification.channel == "webhook")).one()
+
+    assert dispatcher.run_once(now) == 1
+    first = row()
+    assert (first.status, first.attempts, first.error) == ("pending", 1, "HTTP 503")
+    assert first.next_attempt_at is not None
+    assert first.next_attempt_at - now == BACKOFF
+    assert dispatcher.run_once(now + BACKOFF / 2) == 0  # not due yet
+    assert dispatcher.run_once(now + BACKOFF) == 1
+    assert (row().attempts, row().error) == (2, "HTTP 500")
+    assert dispatcher.run_once(now + BACKOFF * 3) == 1
+    done = row()
+    assert (done.status, done.attempts, done.error) == ("sent", 3, None)
+    assert len(receiver.requests) == 3
+
+    # a 4xx is not retried; a target that keeps failing is given up after MAX_ATTEMPTS
+    receiver.script = [404] + [503] * (MAX_ATTEMPTS + 2)
+    emit(plat, "events.merge_request", mr_event(team, "merged", team.alice))
+    later = now + timedelta(hours=1)
+    assert dispatcher.run_once(later) == 1
+    with plat.session() as db:
+        latest = db.scalars(
+            select(Notification).where(Notification.status == NotificationStatus.FAILED)
+        ).one()
+    assert (latest.attempts, latest.error) == (1, "HTTP 404")
+    emit(plat, "events.merge_request", mr_event(team, "merged", team.alice))
+    for i in range(MAX_ATTEMPTS + 1):
+        dispatcher.run_once(later + timedelta(hours=i + 1))
+    with plat.session() as db:
+        failed = db.scalars(
+            select(Notification).where(Notification.status == NotificationStatus.FAILED)
+        ).all()
+    assert sorted(n.attempts for n in failed) == [1, MAX_ATTEMPTS]
