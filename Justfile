@@ -7,12 +7,6 @@ set positional-arguments
 
 venv := ".venv/bin"
 
-# Licences accepted by `just deny` (case-insensitive substrings, as pip-licenses prints them).
-allowed_licenses := "MIT;BSD;Apache;ISC;PSF;Python Software Foundation;MPL-2.0;MPL 2.0;Mozilla Public License 2.0;Unlicense;0BSD;Zlib;CC0"
-
-# Reviewed exceptions to the allow-list: psycopg is LGPL-3.0, used unmodified as a library.
-license_exceptions := "platform-sdk psycopg psycopg-binary"
-
 # List the recipes
 default:
     @{{ quote(just_executable()) }} --justfile {{ quote(justfile()) }} --list
@@ -75,10 +69,12 @@ lint:
       echo "lint: pre-commit skipped (set PRE_COMMIT=1 to run it)"; \
     fi
 
-# Dependency licence allow-list and vulnerability audit of the installed env (needs PyPI)
+# The allow-list and the reviewed waivers are in hack/deny.py: MIT, Apache-2.0, BSD-2/3-Clause,
+# ISC, MPL-2.0, PSF, Unicode. pip-audit needs the vulnerability service (network).
+
+# Dependency policy: licence allow-list over the installed tree, then pip-audit; names offenders
 deny:
-    {{ venv }}/pip-licenses --partial-match --allow-only={{ quote(allowed_licenses) }} \
-      --ignore-packages {{ license_exceptions }} --format=plain --order=license
+    {{ venv }}/python hack/deny.py
     {{ venv }}/pip-audit --skip-editable
 
 # Lint and type-check (ruff, then mypy with the config in pyproject.toml)
@@ -113,6 +109,64 @@ db-check:
 build:
     {{ venv }}/python -m pip wheel --no-deps -w dist .
 
-# Run exactly what CI runs
+# Run locally what CI runs: the suite (.ci/run), the dependency policy, the image if Docker is up
 ci:
     bash .ci/run
+    {{ quote(just_executable()) }} --justfile {{ quote(justfile()) }} deny
+    if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
+      {{ quote(just_executable()) }} --justfile {{ quote(justfile()) }} docker ci; \
+    else \
+      echo "ci: no Docker engine here: image build skipped (GitHub CI builds it)"; \
+    fi
+
+# --- containers and the kind dev cluster: these need Docker (and kind, helm); CI runs none ---
+
+# Create the kind cluster with PostgreSQL, Valkey, MinIO, an OTel Collector (hack/kind-up.sh)
+cluster-up:
+    hack/kind-up.sh
+
+# Delete the kind cluster and its kubeconfig (hack/kind-down.sh)
+cluster-down:
+    hack/kind-down.sh
+
+# Build the platform image platform:TAG from docker/Dockerfile (BuildKit)
+docker TAG="dev":
+    docker build -f docker/Dockerfile -t platform:{{ quote(TAG) }} .
+
+# Build, `kind load` and roll out platform:TAG with deploy/dev (on http://127.0.0.1:8080)
+deploy-local TAG="dev": (docker TAG)
+    #!/usr/bin/env bash
+    set -euo pipefail
+    tag={{ quote(TAG) }}
+    cluster="${KIND_CLUSTER_NAME:-platform}"
+    export KUBECONFIG="$PWD/.kube/kind-$cluster.yaml"
+    PATH="$PATH:$PWD/{{ venv }}"
+    [[ -f "$KUBECONFIG" ]] || { echo "deploy-local: no $KUBECONFIG: run 'just cluster-up' first" >&2; exit 1; }
+    kind load docker-image "platform:$tag" --name "$cluster"
+    # deploy/dev with this tag, and the image's id in the pod template: a rebuilt image under
+    # the same tag then still rolls the Deployment. (.kube/ is git-ignored by kind-up.sh.)
+    image_id="$(docker image inspect --format '{{{{.Id}}' "platform:$tag")"
+    overlay=.kube/deploy-local
+    mkdir -p "$overlay"
+    cat >"$overlay/kustomization.yaml" <<EOF
+    # Written by 'just deploy-local': deploy/dev with image platform:$tag.
+    apiVersion: kustomize.config.k8s.io/v1beta1
+    kind: Kustomization
+    resources:
+      - ../../deploy/dev
+    images:
+      - name: platform
+        newTag: "$tag"
+    patches:
+      - target:
+          kind: Deployment
+          name: platform
+        patch: |-
+          - op: add
+            path: /spec/template/metadata/annotations
+            value:
+              platform.dev/image-id: "${image_id#sha256:}"
+    EOF
+    kubectl apply -k "$overlay"
+    kubectl -n platform rollout status deployment/platform --timeout=300s
+    echo "deploy-local: platform:$tag is up at http://127.0.0.1:8080 (first admin: kubectl -n platform logs deployment/platform -c init)"

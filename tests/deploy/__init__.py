@@ -1,0 +1,1 @@
+"""Dev process, packaging and deployment: manifests, images, workflows, scripts, binder."""
