@@ -226,12 +226,15 @@ def ttl_millis(ttl: float | None) -> int | None:
 def open_bus(settings: Settings, *, prefix: str = DEFAULT_PREFIX) -> Bus:
     """Valkey when ``VALKEY_URL`` is set, else the in-process bus.
 
-    Opening does not contact Valkey; ``ping()`` (``/readyz``) says whether it answers.
+    Opening does not contact Valkey; ``ping()`` (``/readyz``) says whether it answers. The
+    in-process bus is shared by every platform object of this process on the same data dir
+    (a notebook's server and its ``ps.open(user=…)`` objects see each other's events, claims
+    and rate limits, as processes sharing a Valkey do); it closes with its last user.
     """
     if settings.valkey_url:
         from platform_sdk.core.bus_valkey import ValkeyBus
 
         return ValkeyBus(settings.valkey_url, prefix=prefix)
-    from platform_sdk.core.bus_memory import InProcessBus
+    from platform_sdk.core.bus_memory import shared_bus
 
-    return InProcessBus()
+    return shared_bus(str(settings.data_dir))

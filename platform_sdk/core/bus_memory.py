@@ -29,7 +29,7 @@ from platform_sdk.core.bus import (
 )
 from platform_sdk.errors import BadRequest, DependencyUnavailable
 
-__all__ = ["InProcessBus"]
+__all__ = ["InProcessBus", "SharedInProcessBus", "shared_bus"]
 
 SWEEP_EVERY = 512
 """Writes between two sweeps of expired cache entries."""
@@ -156,3 +156,35 @@ class InProcessBus(Bus):
             expired = [k for k, (_, exp) in self._entries.items() if exp is not None and exp <= now]
             for key in expired:
                 del self._entries[key]
+
+
+_SHARED: dict[str, SharedInProcessBus] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+class SharedInProcessBus(InProcessBus):
+    """An :class:`InProcessBus` handed out per data dir; :meth:`close` releases one user."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self._key = key
+        self._users = 0
+
+    def close(self) -> None:
+        with _SHARED_LOCK:
+            self._users -= 1
+            if self._users > 0:
+                return
+            if _SHARED.get(self._key) is self:
+                del _SHARED[self._key]
+        super().close()
+
+
+def shared_bus(key: str) -> InProcessBus:
+    """The in-process bus of ``key`` (a data dir), created on first use."""
+    with _SHARED_LOCK:
+        bus = _SHARED.get(key)
+        if bus is None or bus._closed:
+            bus = _SHARED[key] = SharedInProcessBus(key)
+        bus._users += 1
+        return bus

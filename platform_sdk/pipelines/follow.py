@@ -56,7 +56,7 @@ def follow_run(
     run_status = None
     with platform.session() as db:
         run = run_svc.get_run(db, actor=actor, project=project, number=number)
-    channels = ["events.pipeline", *(log_channel(s.id) for s in run.steps)]
+    channels = ["events.pipeline", "pipelines.wake", *(log_channel(s.id) for s in run.steps)]
     sub = platform.runtime.bus.subscribe(*channels)
     try:
         while True:

@@ -89,6 +89,16 @@ class LogWriter:
         self._truncated = False
         self._last_flush = clock()
         self._closed = False
+        self._stop = threading.Event()
+        # output that stops mid-way (``echo start; sleep 600``) still shows within a moment
+        self._ticker = threading.Thread(target=self._tick, name="log-flush", daemon=True)
+        self._ticker.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(FLUSH_INTERVAL):
+            if self._buffered and self._clock() - self._last_flush >= FLUSH_INTERVAL:
+                with contextlib.suppress(Exception):  # the next write or close retries
+                    self.flush()
 
     def write(self, line: str) -> None:
         """Add one line (a newline is appended)."""
@@ -128,6 +138,8 @@ class LogWriter:
 
     def close(self) -> str:
         """Store the whole log as one object, drop the chunks; answers the log's key."""
+        self._stop.set()
+        self._ticker.join()
         self.flush()
         with self._lock:
             if self._closed:

@@ -23,6 +23,7 @@ counted), so another worker — or this one after a restart — runs them again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -58,7 +59,7 @@ __all__ = ["PipelineWorker", "make_runtime"]
 log = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(seconds=60)
-WAKE_CHANNELS = ("events.pipeline", "pipelines.cancel")
+WAKE_CHANNELS = ("events.pipeline", "pipelines.cancel", "pipelines.wake")
 SWEEP_INTERVAL = 600.0
 
 
@@ -127,8 +128,11 @@ class PipelineWorker:
         if free <= 0:
             return 0
         with self.platform.session() as db:
-            claims = claim_steps(db, worker=self.worker_id, limit=free, now=now)
+            claims = claim_steps(db, worker=self.worker_id, limit=free, now=utcnow())
             db.commit()
+        if claims:
+            with contextlib.suppress(Exception):  # live followers see "running" at once
+                self.platform.runtime.bus.publish("pipelines.wake", {"claimed": len(claims)})
         for claim in claims:
             active = _Active(claim)
             with self._lock:
@@ -179,6 +183,8 @@ class PipelineWorker:
             with self._lock:
                 self._active.pop(active.claim.step_id, None)
             self._wake.set()
+            with contextlib.suppress(Exception):  # other workers: a slot or a dependency freed
+                self.platform.runtime.bus.publish("pipelines.wake", {"worker": self.worker_id})
 
     def run_ids_active(self) -> set[uuid.UUID]:
         with self._lock:
@@ -213,7 +219,13 @@ class PipelineWorker:
         from platform_sdk.core.bus import Subscription
 
         assert isinstance(sub, Subscription)
-        sub.get(timeout=self.poll)
+        deadline = time.monotonic() + self.poll
+        # short slices: a step finishing in this process (``_wake``) must not wait for the bus
+        while not stop.is_set() and not self._wake.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0 or sub.get(timeout=min(0.05, left)) is not None:
+                break
+        self._wake.clear()
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """The server's background task: the loop in a thread until ``stop``."""

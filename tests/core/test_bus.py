@@ -348,3 +348,27 @@ def test_valkey_subscription_survives_a_dropped_connection(
         assert Case(bus, lambda s: None).eventually(resubscribed_and_published, timeout=15)
         assert sub.get(WAIT) == Message("ch", {"after": "reconnect"})
     raw.close()
+
+
+def test_platforms_of_one_data_dir_share_the_in_process_bus(tmp_path: Path) -> None:
+    """A notebook's server and its ``ps.open(user=…)`` objects see each other's messages."""
+    settings = load_settings(data_dir=tmp_path / "a", valkey_url="")
+    first, second = open_bus(settings), open_bus(settings)
+    other = open_bus(load_settings(data_dir=tmp_path / "b", valkey_url=""))
+    try:
+        with first.subscribe("events.x") as sub, other.subscribe("events.x") as elsewhere:
+            second.publish("events.x", {"n": 1})
+            message = sub.get(timeout=5)
+            assert message is not None
+            assert message.data == {"n": 1}
+            assert elsewhere.get(timeout=0.05) is None  # another data dir is another bus
+        assert second.incr("k") == 1
+        assert first.incr("k") == 2
+        second.close()  # one user leaves: the bus stays open for the other
+        first.publish("events.x", {"n": 2})
+        assert first.get("k") == b"2"
+    finally:
+        first.close()
+        other.close()
+    with pytest.raises(Exception, match="closed"):
+        first.publish("events.x", {"n": 3})
