@@ -106,6 +106,28 @@ class Settings(BaseSettings):
     kube_namespace_prefix: str = Field(
         "platform-run", validation_alias=_alias("PLATFORM_KUBE_NAMESPACE_PREFIX")
     )
+    otlp_listen: str | None = Field(None, validation_alias=_alias("PLATFORM_OTLP_LISTEN"))
+    otlp_max_bytes: int = Field(
+        32 * 1024 * 1024, gt=0, validation_alias=_alias("PLATFORM_OTLP_MAX_BYTES")
+    )
+    telemetry_spool_bytes: int = Field(
+        1024 * 1024 * 1024, gt=0, validation_alias=_alias("PLATFORM_TELEMETRY_SPOOL_BYTES")
+    )
+    telemetry_flush_interval: float = Field(
+        5.0, gt=0, validation_alias=_alias("PLATFORM_TELEMETRY_FLUSH_INTERVAL")
+    )
+    retention_logs_days: int | None = Field(
+        30, gt=0, validation_alias=_alias("PLATFORM_RETENTION_LOGS_DAYS")
+    )
+    retention_spans_days: int | None = Field(
+        14, gt=0, validation_alias=_alias("PLATFORM_RETENTION_SPANS_DAYS")
+    )
+    retention_metrics_days: int | None = Field(
+        90, gt=0, validation_alias=_alias("PLATFORM_RETENTION_METRICS_DAYS")
+    )
+    query_max_rows: int = Field(100_000, gt=0, validation_alias=_alias("PLATFORM_QUERY_MAX_ROWS"))
+    query_timeout: float = Field(30.0, gt=0, validation_alias=_alias("PLATFORM_QUERY_TIMEOUT"))
+    self_telemetry: bool = Field(True, validation_alias=_alias("PLATFORM_SELF_TELEMETRY"))
 
     @field_validator("data_dir")
     @classmethod
@@ -194,6 +216,14 @@ class Settings(BaseSettings):
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8080")
         return value
+
+    @field_validator("otlp_listen")
+    @classmethod
+    def _check_otlp_listen(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        return cls._check_listen(value)
 
     @field_validator("log")
     @classmethod

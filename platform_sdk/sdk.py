@@ -45,6 +45,7 @@ from platform_sdk.sdkbase import html_table
 from platform_sdk.secrets.sdk import SecretManager
 
 if TYPE_CHECKING:
+    from platform_sdk.observe.sdk import Observe
     from platform_sdk.pipelines.worker import PipelineWorker
 
 __all__ = ["Platform", "open"]
@@ -126,6 +127,13 @@ class Platform:
     @cached_property
     def delegations(self) -> DelegationManager:
         return DelegationManager(self)
+
+    @cached_property
+    def observe(self) -> Observe:
+        """Telemetry: ``sql``, ``logs``, ``trace``, ``metrics.query``, ``tail``, ``alerts``."""
+        from platform_sdk.observe.sdk import Observe
+
+        return Observe(self)
 
     @cached_property
     def secrets(self) -> SecretManager:

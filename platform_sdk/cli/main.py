@@ -16,6 +16,8 @@ from platform_sdk.identity.cli.roles import delegate, delegations, grant, revoke
 from platform_sdk.identity.cli.tokens import tokens
 from platform_sdk.identity.cli.users import users
 from platform_sdk.notify.cli import notifications, webhooks
+from platform_sdk.observe.alert_cli import alerts
+from platform_sdk.observe.cli import observe
 from platform_sdk.pipelines.cli import pipelines
 from platform_sdk.projects.cli import projects
 from platform_sdk.projects.issue_cli import issues
@@ -193,6 +195,8 @@ for command in (
     issues,
     mr,
     pipelines,
+    alerts,
+    observe,
     webhooks,
     notifications,
     audit,

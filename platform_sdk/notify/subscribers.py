@@ -23,7 +23,8 @@ issue assigned         ``issue.assigned``             the assignee
 pipeline failed        ``pipeline.failed``            ``triggered_by_id``
 agent finished         ``agent.finished``             ``started_by_id``
 alert firing           ``alert.firing``               users with a project binding granting
-                                                      ``alert:manage`` there
+                                                      ``alert:manage`` there (global rules:
+                                                      the rule's author)
 =====================  =============================  =========================================
 
 Each recipient's preference for the kind picks the channels (none stored: the inbox; an empty
@@ -194,12 +195,18 @@ def _message(
         )
     if event_type == "alert" and action == "firing":
         name = p.get("rule") or p.get("name") or p.get("title") or "alert"
+        # a global rule belongs to no project: its author hears about it
+        recipients = (
+            _bound_with(db, project_id, Perm.ALERT_MANAGE)
+            if project_id is not None
+            else {x for x in (_uuid(p.get("created_by_id")),) if x}
+        )
         return _Message(
             "alert.firing",
-            _bound_with(db, project_id, Perm.ALERT_MANAGE),
-            f"[{project}] alert firing: {name}",
+            recipients,
+            f"[{project or 'global'}] alert firing: {name}",
             str(p.get("summary") or p.get("message") or f"Alert {name} is firing."),
-            f"{base}/{project}/alerts",
+            str(p.get("url") or (f"{base}/{project}/alerts" if project else f"{base}/alerts")),
         )
     return None
 

@@ -255,8 +255,9 @@ def load_nodes(text: str | bytes, problems: Problems) -> Node | None:
             line = raw.count(b"\n", 0, exc.start) + 1
             problems.add(line, "", f"file is not UTF-8 text (byte {exc.start})")
             return None
-    loader = _Loader(text)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)  # the reader refuses control characters already here
         return loader.get_single_node()
     except _Refused as exc:
         problems.add(exc.line, "", exc.message)
@@ -268,7 +269,10 @@ def load_nodes(text: str | bytes, problems: Problems) -> Node | None:
             reason = f"{reason} ({exc.context})"
         problems.add(line, "", f"YAML syntax error: {reason}")
     except yaml.YAMLError as exc:
-        problems.add(1, "", f"YAML syntax error: {exc}")
+        line = text.count("\n", 0, getattr(exc, "position", 0)) + 1 if isinstance(text, str) else 1
+        reason = str(exc).splitlines()[0]
+        problems.add(line, "", f"YAML syntax error: {reason}")
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return None

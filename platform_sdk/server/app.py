@@ -84,7 +84,11 @@ def create_app(platform: Platform | None = None, *, settings: Settings | None = 
     for router in all_routers():
         app.include_router(router, responses=ERROR_RESPONSES)
     app.add_middleware(NulGuardMiddleware)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_request_bytes,
+        overrides=[("/v1/", settings.otlp_max_bytes)],
+    )
     # git and LFS bodies stream with their own bounds, so git sits outside the body limit
     app.add_middleware(GitHttp)
     app.add_middleware(AccessLogMiddleware)

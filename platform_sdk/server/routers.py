@@ -32,6 +32,8 @@ def all_routers() -> list[APIRouter]:
         users,
     )
     from platform_sdk.notify.routes import routers as notify_routers
+    from platform_sdk.observe import alert_routes, otlp_routes
+    from platform_sdk.observe import routes as observe
     from platform_sdk.pipelines import routes as pipelines
     from platform_sdk.projects import issue_routes
     from platform_sdk.projects import routes as projects
@@ -51,6 +53,9 @@ def all_routers() -> list[APIRouter]:
         pipelines.router,
         pipelines.lint_router,
         secrets.router,
+        otlp_routes.router,
+        alert_routes.router,
+        observe.router,
         *notify_routers,
         audit.router,
     ]
@@ -63,14 +68,24 @@ def workers(platform: Platform) -> list[tuple[str, Worker]]:
     """Background loops the server spawns at start and drains at shutdown."""
     from platform_sdk.notify.delivery import DeliveryWorker
     from platform_sdk.notify.dispatch import Dispatcher
+    from platform_sdk.observe.alerts import AlertEvaluator
+    from platform_sdk.observe.otlp_routes import OtlpListener
+    from platform_sdk.observe.telemetry import telemetry_of
     from platform_sdk.pipelines.schedule import Scheduler
     from platform_sdk.pipelines.worker import PipelineWorker
 
+    settings = platform.settings
     loops: list[tuple[str, Worker]] = [
         ("webhook-deliveries", DeliveryWorker(platform).run_forever),
         ("notification-dispatch", Dispatcher(platform).run_forever),
         ("pipeline-schedule", Scheduler(platform).run_forever),
+        ("alert-evaluator", AlertEvaluator(platform).run_forever),
     ]
-    if platform.settings.pipeline_max_parallel > 0:
+    if settings.pipeline_max_parallel > 0:
         loops.append(("pipeline-steps", PipelineWorker(platform).run_forever))
+    telemetry = telemetry_of(platform.runtime)
+    if telemetry.owns_spool:  # another process may own this data dir's spool
+        loops.append(("telemetry-writer", telemetry.writer.run_forever))
+    if settings.otlp_listen:
+        loops.append(("otlp-listener", OtlpListener(platform, settings.otlp_listen).run_forever))
     return loops

@@ -1,0 +1,1 @@
+"""Observability services: OTLP ingest, SQL and typed queries over telemetry, alert rules."""
