@@ -60,10 +60,16 @@ EXCEPTIONS: dict[str, tuple[frozenset[str], str]] = {
     ),
     "regex": (frozenset({"CNRI-Python"}), "permissive licence of code taken from CPython"),
     "rust-just": (frozenset({"CC0-1.0"}), "public-domain dedication; a developer tool"),
+    "pillow": (frozenset({"MIT-CMU"}), "the permissive HPND-style PIL licence (workbench charts)"),
+    "colorcet": (
+        frozenset({"CC-BY-4.0"}),
+        "colour-map data under attribution, used unmodified by holoviews (workbench charts)",
+    ),
 }
 
 # Free-form licence names and classifier tails -> SPDX ids (lower-case keys).
 ALIASES = {
+    "bsd 3-clause license": "BSD-3-Clause",
     "mit": "MIT",
     "mit license": "MIT",
     "the mit license": "MIT",

@@ -19,9 +19,10 @@ step() {
   fi
 }
 
+# system packages first: installing the package builds the JupyterLab extension (Node >= 20.19)
+step "system packages: git, git-lfs, chromium; Node check" hack/system-deps.sh
 step "bootstrap .venv (dev extras)" hack/bootstrap.sh dev
 step "services: PostgreSQL and Redis" hack/services.sh
-step "system packages: git, git-lfs" hack/system-deps.sh
 
 step "lint: ruff check" .venv/bin/ruff check .
 step "format: ruff format --check" .venv/bin/ruff format --check .

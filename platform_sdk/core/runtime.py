@@ -59,7 +59,8 @@ class Runtime:
             self.subscribers.setdefault(channel, []).append(fn)
 
     def close(self) -> None:
-        for ext in list(self.extensions.values()):
+        # last made, first closed: an extension may use one made before it while closing
+        for ext in reversed(list(self.extensions.values())):
             close = getattr(ext, "close", None)
             if callable(close):
                 close()

@@ -130,7 +130,10 @@ class TelemetrySource:
         base: pa.Schema = SCHEMAS[name]  # type: ignore[index]
         schema = base.append(PARTITIONS.field("date")).append(PARTITIONS.field("hour"))
         parts: list[ds.Dataset] = []
-        files = self._files(name, since, until)
+        # the spool first, then the files: a segment flushed in between is read once, from the
+        # spool, because its Parquet part (named after the segment) is skipped below
+        pending, seen = _unflushed(self.spool, name)
+        files = [f for f in self._files(name, since, until) if _segment_of(f) not in seen]
         if files:
             parts.append(
                 ds.dataset(
@@ -142,7 +145,6 @@ class TelemetrySource:
                     partition_base_dir=f"{self._root}/{name}",
                 )
             )
-        pending = self.spool.read_unflushed(name) if self.spool is not None else None
         if pending is not None and pending.num_rows:
             ts = pending.column("timestamp")
             pending = pending.append_column(
@@ -160,6 +162,32 @@ class TelemetrySource:
             until_expr = pc.field("timestamp") < pa.scalar(until, pa.timestamp("us", tz="UTC"))
             keep = until_expr if keep is None else keep & until_expr
         return union.filter(keep) if keep is not None else union
+
+
+def _segment_of(path: str) -> str:
+    """The segment id in a part file's name (``part-{segment id}.parquet``)."""
+    return path.rsplit("/", 1)[-1].removeprefix("part-").removesuffix(".parquet")
+
+
+def _unflushed(spool: Any, dataset: str) -> tuple[pa.Table | None, set[str]]:
+    """Rows still in the spool and the ids of the segments they came from."""
+    if spool is None:
+        return None, set()
+    from platform_sdk.observe.segments import scan, segment_id
+
+    tables, seen = [], set()
+    for path in spool.unflushed_files(dataset):
+        try:
+            found = scan(path)
+            sid = segment_id(path)
+        except (FileNotFoundError, ValueError):
+            continue  # flushed and dropped meanwhile
+        seen.add(sid)
+        if found.schema is not None and found.rows:
+            tables.append(found.table())
+    if not tables:
+        return None, seen
+    return pa.concat_tables(tables, promote_options="default"), seen
 
 
 def _check(query: str) -> str:

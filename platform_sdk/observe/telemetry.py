@@ -66,6 +66,9 @@ class SpoolReader:
     def __init__(self, root: Path) -> None:
         self.root = root
 
+    def unflushed_files(self, dataset: str) -> list[Path]:
+        return sorted((self.root / dataset).glob("seg-*.arrow"))
+
     def read_unflushed(self, dataset: str) -> pa.Table | None:
         tables = []
         for path in sorted((self.root / dataset).glob("seg-*.arrow")):

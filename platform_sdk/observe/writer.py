@@ -117,7 +117,10 @@ def flush(spool: Spool, blobs: BlobStore, dataset: str, *, seal: bool = True) ->
         spool.seal_active(dataset)
     written: list[str] = []
     for path in spool.sealed_segments(dataset):
-        written.extend(flush_segment(spool, blobs, dataset, path))
+        try:
+            written.extend(flush_segment(spool, blobs, dataset, path))
+        except FileNotFoundError:
+            continue  # flushed and dropped by another writer meanwhile
     return written
 
 
@@ -133,6 +136,15 @@ def flush_segment(spool: Spool, blobs: BlobStore, dataset: str, path: Path) -> l
     spool.drop(path)
     log.debug("flushed %s (%d rows) to %d objects", path.name, table.num_rows, len(written))
     return written
+
+
+_SPOOL_LOCKS: dict[int, threading.Lock] = {}
+_SPOOL_LOCKS_GUARD = threading.Lock()
+
+
+def _spool_lock(spool: Spool) -> threading.Lock:
+    with _SPOOL_LOCKS_GUARD:
+        return _SPOOL_LOCKS.setdefault(id(spool), threading.Lock())
 
 
 class TelemetryWriter:
@@ -163,7 +175,9 @@ class TelemetryWriter:
         self.retention_days = dict(retention_days or {})
         self.settle = settle
         self.datasets = tuple(datasets)
-        self._lock = threading.Lock()  # one round at a time, whoever calls
+        # one round at a time per spool, whoever calls (several platform objects of one process
+        # share a spool; each has its own writer)
+        self._lock = _spool_lock(spool)
         self._next_maintenance = 0.0
 
     def run_once(self) -> dict[str, list[str]]:

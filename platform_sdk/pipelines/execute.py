@@ -236,6 +236,7 @@ def execute_step(
         db.commit()
         run = db.get(Pipeline, claim.run_id)
         ended = run is None or run.status.is_terminal
+        _trace(worker, db, claim, result, error, run if ended else None)
     log.info(
         "pipeline step finished",
         extra={
@@ -250,6 +251,49 @@ def execute_step(
             worker.runtime.cleanup(run_spec_of(worker, claim.run_id))
         except Exception:
             log.warning("could not clean up the workspace of run %s", claim.run_id, exc_info=True)
+
+
+def _trace(
+    worker: PipelineWorker,
+    db: Any,
+    claim: Claim,
+    result: StepResult,
+    error: str | None,
+    ended_run: Pipeline | None,
+) -> None:
+    """Self-telemetry: a span for the step and, when the run ended, one for the run."""
+    from platform_sdk.observe.selftelemetry import record_run, record_step
+
+    step = db.get(PipelineStep, claim.step_id)
+    run = ended_run or db.get(Pipeline, claim.run_id)
+    if step is None or run is None:
+        return
+    project = db.get(Project, run.project_id)
+    label = project_label(db, project) if project is not None else "?"
+    runtime = worker.platform.runtime
+    record_step(
+        runtime,
+        run_id=run.id,
+        project=label,
+        number=run.number,
+        step=step.name,
+        attempt=claim.attempt,
+        outcome=result.outcome.value,
+        started=step.started_at,
+        finished=step.finished_at or utcnow(),
+        error=error or result.error,
+    )
+    if ended_run is not None:
+        record_run(
+            runtime,
+            run_id=run.id,
+            project=label,
+            number=run.number,
+            ref=run.ref,
+            status=run.status.value,
+            started=run.started_at or run.created_at,
+            finished=run.finished_at,
+        )
 
 
 def _others(worker: PipelineWorker, claim: Claim) -> set[uuid.UUID]:

@@ -23,6 +23,7 @@ from platform_sdk.__about__ import __version__
 from platform_sdk.config import Settings, load_settings
 from platform_sdk.core.migrate import ensure_current
 from platform_sdk.git.http import GitHttp
+from platform_sdk.observe.tracing import TracingMiddleware
 from platform_sdk.sdk import Platform
 from platform_sdk.server import health
 from platform_sdk.server.background import BackgroundTasks
@@ -48,6 +49,16 @@ def check_schema_at_start(platform: Platform) -> None:
             "database unreachable at start; /readyz answers 503 until it is back",
             extra={"error": str(exc.orig).splitlines()[0] if exc.orig else str(exc)},
         )
+
+
+def mount_dashboards(app: FastAPI) -> None:
+    """The Panel dashboards under /dashboards, when the workbench extra is installed."""
+    try:
+        from platform_sdk.dashboards.serving import mount
+    except ImportError as exc:  # panel or bokeh-fastapi missing: the API still serves
+        log.info("dashboards not mounted", extra={"reason": str(exc)})
+        return
+    mount(app)
 
 
 def create_app(platform: Platform | None = None, *, settings: Settings | None = None) -> FastAPI:
@@ -83,6 +94,7 @@ def create_app(platform: Platform | None = None, *, settings: Settings | None = 
     app.include_router(health.router)
     for router in all_routers():
         app.include_router(router, responses=ERROR_RESPONSES)
+    mount_dashboards(app)
     app.add_middleware(NulGuardMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
@@ -91,5 +103,6 @@ def create_app(platform: Platform | None = None, *, settings: Settings | None = 
     )
     # git and LFS bodies stream with their own bounds, so git sits outside the body limit
     app.add_middleware(GitHttp)
+    app.add_middleware(TracingMiddleware)  # self-telemetry: a span per request, git included
     app.add_middleware(AccessLogMiddleware)
     return app

@@ -28,7 +28,14 @@ def test_a_second_platform_on_the_same_data_dir_sees_a_revocation_at_once(
 ) -> None:
     ops = people.user("ops", roles=("ops",))
     agent = people.user("agent", roles=())
-    other = Platform(platform.settings)  # its own runtime, cache and in-process bus
+    other = Platform(platform.settings)  # its own runtime and permission cache
+    # Platforms of one process share the in-process bus; another process would not: give
+    # this one a bus of its own, so only the data-dir stamp can tell it about the change.
+    from platform_sdk.core.bus_memory import InProcessBus
+
+    shared = other.bus
+    other.bus = other.runtime.bus = InProcessBus()
+    shared.close()
     try:
         assert other.bus is not platform.bus
         assert not _can(other, agent, "deploy:promote")  # warm the other cache: denied

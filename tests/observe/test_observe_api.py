@@ -79,7 +79,7 @@ def test_rest_sdk_and_cli(live: Live) -> None:
     assert r.json()["rows"] == [[2]]
     r = httpx.post(
         f"{base}/sql",
-        json={"query": "select name from spans order by start"},
+        json={"query": "select name from spans where service = 'shop' order by start"},
         headers={**h, "Accept": "application/vnd.apache.arrow.stream"},
     )
     assert r.headers["content-type"] == "application/vnd.apache.arrow.stream"
@@ -117,7 +117,9 @@ def test_rest_sdk_and_cli(live: Live) -> None:
 
     sdk = Platform(live.platform.settings, user="dev")
     try:
-        frame = sdk.observe.sql("select service, count(*) as n from spans group by 1")
+        frame = sdk.observe.sql(
+            "select service, count(*) as n from spans where service = 'shop' group by 1"
+        )
         assert frame.to_dict("records") == [{"service": "shop", "n": 3}]
         found = sdk.observe.trace(trace_id)
         assert list(found.waterfall()["name"]) == ["checkout", "pay", "notify"]
@@ -132,7 +134,9 @@ def test_rest_sdk_and_cli(live: Live) -> None:
     args = ["--data-dir", str(live.platform.settings.data_dir), "--as", "dev", "observe"]
     runner = CliRunner()
     result = runner.invoke(
-        main, [*args, "sql", "select count(*) as n from spans", "--format", "csv"], env=env
+        main,
+        [*args, "sql", "select count(*) as n from spans where service = 'shop'", "--format", "csv"],
+        env=env,
     )
     assert result.exit_code == 0, result.output
     assert result.stdout.split() == ["n", "3"]

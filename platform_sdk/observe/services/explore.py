@@ -3,9 +3,11 @@
 These are the helpers behind ``p.observe.logs(…)``, ``p.observe.trace(id)``,
 ``GET /api/observe/logs`` and ``/traces/{id}``. Each one is a fixed SQL statement run by the
 sandbox of :func:`~platform_sdk.observe.query.run_sql` over the views the actor may read
-(:func:`~platform_sdk.observe.explore_base.visible_relations`) — the same rows, the same
+(:func:`~platform_sdk.observe.explore_base.relations`) — the same rows, the same
 limits as :func:`~platform_sdk.observe.services.query.sql` — with every value bound as a
-parameter. Metrics are in :mod:`.explore_metrics`, session timelines in
+parameter. Whole rows are read in two phases (:mod:`platform_sdk.observe.explore_scan`): the
+time range of the matching rows first, projecting only the filtered columns, then the rows of
+that range. Metrics are in :mod:`.explore_metrics`, session timelines in
 :mod:`.explore_session`.
 
 **Log search** (:func:`search_logs`) answers the newest records first, in the window
@@ -27,6 +29,7 @@ from platform_sdk.core.access import Actor
 from platform_sdk.errors import NotFound, ValidationFailed
 from platform_sdk.observe.explore_base import (
     LEVEL_SQL,
+    Visible,
     as_utc,
     check_trace_id,
     level_floor,
@@ -34,10 +37,11 @@ from platform_sdk.observe.explore_base import (
     like_pattern,
     relations,
     visibility,
-    visible_relations,
     window,
 )
-from platform_sdk.observe.query import run_sql
+from platform_sdk.observe.explore_scan import just_after, matching_span
+from platform_sdk.observe.query import QueryResult, run_sql
+from platform_sdk.observe.schema import SCHEMAS
 from platform_sdk.observe.trace import TraceOut, build_trace
 
 __all__ = ["MAX_LIMIT", "MAX_TRACE_SPANS", "get_trace", "search_logs"]
@@ -73,11 +77,9 @@ def search_logs(
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
     lo, hi = window(since, until)
-    visible, relations = visible_relations(
-        db, actor, project=project, since=lo, until=hi, datasets=("logs",)
-    )
+    visible = visibility(db, actor, project=project)
     where: list[str] = []
-    params: dict[str, object] = {"limit": limit}
+    params: dict[str, object] = {}
     if session is not None:
         where.append("session_id = $session")
         params["session"] = session
@@ -98,20 +100,54 @@ def search_logs(
         where.append("timestamp < $before")
         params["before"] = as_utc(before)
     condition = " AND ".join(where) or "true"
-    query = f"""
-        WITH found AS (SELECT * EXCLUDE (date, hour) FROM logs WHERE {condition}),
-        cut AS (
-            SELECT min(timestamp) AS oldest
-            FROM (SELECT timestamp FROM found ORDER BY timestamp DESC LIMIT $limit)
-        )
-        SELECT found.* FROM found, cut
-        WHERE found.timestamp >= cut.oldest
-        ORDER BY found.timestamp DESC
-    """  # noqa: S608 - the condition is made of fixed fragments; values are parameters
-    result = run_sql(
-        query, relations, max_rows=visible.max_rows, timeout=visible.timeout, params=params
+    return _read(
+        db,
+        visible,
+        "logs",
+        condition,
+        params,
+        since=lo,
+        until=hi,
+        newest=limit,
+        order="timestamp DESC",
+        max_rows=visible.max_rows,
+    ).table
+
+
+def _read(
+    db: Session,
+    visible: Visible,
+    dataset: str,
+    condition: str,
+    params: dict[str, object],
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    order: str,
+    max_rows: int,
+    newest: int | None = None,
+) -> QueryResult:
+    """Whole rows of ``dataset`` matching ``condition`` in ``[since, until)`` (the ``newest``
+    newest and their ties when given), read in two phases (:mod:`..explore_scan`)."""
+    views = relations(db, visible, since=since, until=until, datasets=(dataset,))
+    span = matching_span(views, dataset, condition, params, timeout=visible.timeout, newest=newest)
+    schema = SCHEMAS[dataset]  # type: ignore[index]
+    if span is None:
+        return QueryResult(schema.empty_table(), truncated=False, elapsed=0.0)
+    oldest, latest = span
+    views = relations(db, visible, since=oldest, until=just_after(latest), datasets=(dataset,))
+    query = (
+        f"SELECT * EXCLUDE (date, hour) FROM {dataset} "  # noqa: S608 - fixed fragments
+        f"WHERE {condition} AND timestamp >= $oldest ORDER BY {order}"
     )
-    return result.table
+    result = run_sql(
+        query,
+        views,
+        max_rows=max_rows,
+        timeout=visible.timeout,
+        params={**params, "oldest": oldest},
+    )
+    return QueryResult(result.table.cast(schema), result.truncated, result.elapsed)
 
 
 def get_trace(
@@ -130,12 +166,18 @@ def get_trace(
     tid = check_trace_id(trace_id)
     lo, hi = window(since, until, default=None)
     visible = visibility(db, actor)
-    spans = run_sql(
-        "SELECT * EXCLUDE (date, hour) FROM spans WHERE trace_id = $trace ORDER BY start, span_id",
-        relations(db, visible, since=lo, until=hi, datasets=("spans",)),
+    params: dict[str, object] = {"trace": tid}
+    condition = "trace_id = $trace"
+    spans = _read(
+        db,
+        visible,
+        "spans",
+        condition,
+        params,
+        since=lo,
+        until=hi,
+        order="start, span_id",
         max_rows=MAX_TRACE_SPANS,
-        timeout=visible.timeout,
-        params={"trace": tid},
     )
     if spans.table.num_rows == 0:
         raise NotFound(f"no trace {tid}")
@@ -144,12 +186,15 @@ def get_trace(
     ends = [e for e in spans.table.column("end").to_pylist() if e is not None]
     end = max([end, *(as_utc(e) for e in ends)])
     margin = _TRACE_LOG_MARGIN
-    logs = run_sql(
-        "SELECT timestamp, service, span_id, severity, severity_number, body, attributes "
-        "FROM logs WHERE trace_id = $trace ORDER BY timestamp",
-        relations(db, visible, since=start - margin, until=end + margin, datasets=("logs",)),
+    logs = _read(
+        db,
+        visible,
+        "logs",
+        condition,
+        params,
+        since=start - margin,
+        until=end + margin,
+        order="timestamp",
         max_rows=MAX_TRACE_SPANS,
-        timeout=visible.timeout,
-        params={"trace": tid},
     )
     return build_trace(tid, spans.table, logs.table, truncated=spans.truncated or logs.truncated)

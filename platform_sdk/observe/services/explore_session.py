@@ -30,6 +30,7 @@ from typing import Any, Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
@@ -39,7 +40,9 @@ from platform_sdk.core.audit import AuditLog
 from platform_sdk.errors import NotFound, ValidationFailed
 from platform_sdk.identity.models import User
 from platform_sdk.observe.explore_base import Visible, as_utc, relations, visibility, window
+from platform_sdk.observe.explore_scan import just_after, matching_span
 from platform_sdk.observe.query import run_sql
+from platform_sdk.observe.schema import SCHEMAS
 from platform_sdk.observe.scope import project_labels
 from platform_sdk.pipelines.models import Pipeline
 
@@ -180,6 +183,27 @@ def _pipeline_rows(
     return out
 
 
+def _session_views(
+    db: Session, visible: Visible, session_id: str, lo: datetime | None, hi: datetime | None
+) -> dict[str, ds.Dataset | pa.Table]:
+    """``logs`` and ``spans`` narrowed to the time range of the session's rows in each
+    (two-phase read, :mod:`..explore_scan`)."""
+    out: dict[str, ds.Dataset | pa.Table] = {}
+    for name in ("logs", "spans"):
+        views = relations(db, visible, since=lo, until=hi, datasets=(name,))
+        span = matching_span(
+            views, name, "session_id = $session", {"session": session_id}, timeout=visible.timeout
+        )
+        if span is None:
+            out[name] = SCHEMAS[name].empty_table()
+        else:
+            narrowed = relations(
+                db, visible, since=span[0], until=just_after(span[1]), datasets=(name,)
+            )
+            out[name] = narrowed[name]
+    return out
+
+
 def session_timeline(
     db: Session,
     *,
@@ -197,10 +221,9 @@ def session_timeline(
         raise ValidationFailed(f"limit must be between 1 and {MAX_TIMELINE_ROWS}, not {limit}")
     lo, hi = window(since, until, default=None)
     visible = visibility(db, actor)
-    views = relations(db, visible, since=lo, until=hi, datasets=("logs", "spans"))
     found = run_sql(
         _TELEMETRY,
-        views,
+        _session_views(db, visible, session_id, lo, hi),
         max_rows=limit,
         timeout=visible.timeout,
         params={"session": session_id, "limit": limit},

@@ -11,8 +11,9 @@
    need ``observe:write`` globally. An unknown project is 404, a forbidden one 403 — for the
    whole request, so nothing of it is stored. Rows are rewritten to the canonical
    ``owner/name``, so queries and row-level security see one spelling;
-3. append the rows to the spool, which returns only once they are on disk — then, and only
-   then, is the request acknowledged (429/503 with ``Retry-After`` when the spool is full or
+3. end the read transaction (so concurrent requests share one fsync), then append the rows
+   to the spool, which returns only once they are on disk — then, and only then, is the
+   request acknowledged (429/503 with ``Retry-After`` when the spool is full or
    failing);
 4. register new metric series in the ``metric_series`` catalogue, and publish log rows on the
    bus for live tails.
@@ -197,6 +198,10 @@ def ingest(
         table = _projects(db, actor, table)
         if decoded.dataset == "metrics":
             table = _rekey_series(table)
+        # End the read transaction before the fsync: on SQLite it holds the write lock
+        # (BEGIN IMMEDIATE), which would make concurrent requests sync one after another
+        # instead of sharing one fsync in the spool's group commit.
+        db.commit()
         telemetry_of(runtime).spool.append(decoded.dataset, table)
         if decoded.dataset == "metrics":
             by_label = {label: pid for pid, label in project_labels(db).items()}
@@ -211,8 +216,6 @@ def ingest(
 
 
 def _publish_tail(runtime: Any, table: pa.Table) -> None:
-    try:
-        from platform_sdk.observe.tail import publish_tail
-    except ImportError:  # pragma: no cover - the tail module ships with the query helpers
-        return
+    from platform_sdk.observe.tail import publish_tail
+
     publish_tail(runtime.bus, table)
