@@ -45,6 +45,7 @@ from platform_sdk.sdkbase import html_table
 from platform_sdk.secrets.sdk import SecretManager
 
 if TYPE_CHECKING:
+    from platform_sdk.dashboards import Dashboards
     from platform_sdk.observe.sdk import Observe
     from platform_sdk.pipelines.worker import PipelineWorker
 
@@ -152,6 +153,13 @@ class Platform:
     @cached_property
     def audit(self) -> AuditManager:
         return AuditManager(self)
+
+    @cached_property
+    def dashboards(self) -> Dashboards:
+        """Panel dashboards over this platform: ``p.dashboards.observe()`` renders inline."""
+        from platform_sdk.dashboards import Dashboards
+
+        return Dashboards(self)
 
     # -- plumbing -------------------------------------------------------------------------
     @contextmanager

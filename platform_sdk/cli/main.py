@@ -157,6 +157,26 @@ def serve(listen: str | None) -> None:
 
 
 @main.command()
+@click.option("--port", default=5006, show_default=True, help="Port to serve on.")
+@click.option("--address", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--show/--no-show", default=False, help="Open a browser tab.")
+@click.pass_context
+def dashboards(ctx: click.Context, port: int, address: str, show: bool) -> None:
+    """Serve the Panel dashboards alone (observe, pipelines, projects, admin).
+
+    They act as --as USER (default: the data dir's admin); `platform serve` also serves them
+    under /dashboards with login.
+    """
+    from platform_sdk.dashboards.serving import serve_standalone
+
+    settings = get_settings()
+    configure_logging(settings.log_settings)
+    with Platform(settings, user=ctx.find_root().obj.get("as_user")) as plat:
+        click.echo(f"dashboards on http://{address}:{port}/ (observe, pipelines, projects, admin)")
+        serve_standalone(plat, port=port, address=address, show=show)
+
+
+@main.command()
 @json_option
 def status(as_json: bool) -> None:
     """Check that the database, object store and bus answer; exit 1 if one does not."""

@@ -155,6 +155,12 @@ class PipelineRun(Resource[RunOut]):
     def succeeded(self) -> bool:
         return self._data.status == RunStatus.SUCCESS
 
+    def widget(self, *, interval: float = 1.0) -> Any:
+        """An ipywidgets live view of this run's step statuses (updates until it ends)."""
+        from platform_sdk.dashboards.widget import run_widget
+
+        return run_widget(self, interval=interval)
+
 
 class RunManager(Manager[PipelineRun]):
     """Pipeline runs of one project, newest first."""
