@@ -19,7 +19,7 @@ __all__ = ["run_widget"]
 
 _COLOURS = {
     "success": "#1a7f37",
-    "failed": "#cf222e",
+    "failure": "#cf222e",
     "running": "#0969da",
     "cancelled": "#6e7781",
     "pending": "#9a6700",
