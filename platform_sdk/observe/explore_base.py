@@ -121,8 +121,9 @@ def _resolve(db: Session, seen: ActorScope, project: str | uuid.UUID) -> str:
     if pid is not None:
         label = project_labels(db, {pid}).get(pid) if pid in seen.project_ids else None
     else:
-        allowed = seen.scope.projects
-        label = str(project) if allowed is None or str(project) in allowed else None
+        allowed = seen.scope.projects  # None: a global reader, who may read every project
+        known = set(project_labels(db).values()) if allowed is None else allowed
+        label = str(project) if str(project) in known else None
     if label is None:
         raise NotFound(f"no project {str(project)!r}")
     return label

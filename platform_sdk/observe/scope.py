@@ -53,8 +53,8 @@ def actor_scope(db: Session, actor: Actor, perm: Perm = Perm.OBSERVE_READ) -> Ac
         allowed = set(labels)
     else:
         allowed = {pid for pid in labels if rbac.can(db, actor, perm, pid)}
-    return ActorScope(
-        Scope(frozenset(labels[p] for p in allowed), unowned=global_read),
-        frozenset(allowed),
-        global_read,
+    # a global reader sees every row: no per-row filter to evaluate at all
+    scope = (
+        Scope(None, unowned=True) if global_read else Scope(frozenset(labels[p] for p in allowed))
     )
+    return ActorScope(scope, frozenset(allowed), global_read)

@@ -48,8 +48,10 @@ def site(platform: Platform, people: People, tmp_path: Path) -> Iterator[Site]:
         next(gen, None)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """One Chromium per test module: Playwright's sync API keeps an event loop running in this
+    thread while it is open, which would break every later test that calls asyncio.run()."""
     if shutil.which(CHROMIUM) is None:
         pytest.skip("chromium is not installed: run hack/system-deps.sh")
     from playwright.sync_api import sync_playwright

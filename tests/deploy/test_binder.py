@@ -3,8 +3,9 @@
 The post-build step installs into the interpreter it is given. Here that is a fresh virtualenv
 which sees the dev environment's packages through a ``.pth`` file, so pip finds every
 dependency already there and only builds and installs the package itself (non-editable,
-from the copied tree: the wheel's migrations are exercised too). The extension is a small
-stand-in package: building the real JupyterLab extension is the extension's own CI job.
+from the copied tree: the wheel's migrations are exercised too). The JupyterLab extension is
+copied already built (``platform_sdk/labextension``, which the build hook then reuses):
+building it from TypeScript is the extension's own test (tests/jupyter).
 """
 
 from __future__ import annotations
@@ -17,20 +18,6 @@ from pathlib import Path
 
 from tests.deploy._tools import REPO, run
 
-FAKE_EXTENSION = """\
-[build-system]
-requires = ["hatchling"]
-build-backend = "hatchling.build"
-
-[project]
-name = "platform-binder-probe-extension"
-version = "0.0.1"
-
-[tool.hatch.build.targets.wheel]
-packages = ["platform_binder_probe"]
-"""
-
-
 def _checkout(dest: Path) -> Path:
     repo = dest / "repo"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".platform", ".ipynb_checkpoints")
@@ -39,10 +26,10 @@ def _checkout(dest: Path) -> Path:
     for name in ("pyproject.toml", "README.md", "LICENSE", "hack/constraints.txt"):
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, repo / name)
-    probe = repo / "extension" / "platform_binder_probe"
-    probe.mkdir(parents=True)
-    (probe / "__init__.py").write_text('"""Stands in for the JupyterLab extension."""\n')
-    (repo / "extension" / "pyproject.toml").write_text(FAKE_EXTENSION)
+    for name in ("jupyter-config",):
+        shutil.copytree(REPO / name, repo / name)
+    (repo / "extension").mkdir()
+    shutil.copy2(REPO / "extension" / "install.json", repo / "extension" / "install.json")
     return repo
 
 
@@ -73,7 +60,7 @@ def test_post_build_leaves_a_platform_the_tour_notebook_runs_on(tmp_path: Path) 
     installed = run(
         str(python),
         "-c",
-        "import platform_binder_probe, platform_sdk; print(platform_sdk.__file__)",
+        "import platform_sdk; print(platform_sdk.__file__)",
         cwd=tmp_path,
         env=env,
     )
