@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tests.deploy._tools import REPO, run
 
+
 def _checkout(dest: Path) -> Path:
     repo = dest / "repo"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".platform", ".ipynb_checkpoints")
