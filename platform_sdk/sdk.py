@@ -82,6 +82,18 @@ class Platform:
         with self.session() as db:
             return bootstrap(db, admin_username=admin_username, admin_email=admin_email)
 
+    def acting_as(self, actor: Actor) -> Platform:
+        """This platform acting as ``actor`` (a request's authenticated user): the same engine,
+        bus, object store and runtime, its own managers. Nothing is opened, so the answer must
+        not be closed — the resources belong to this platform."""
+        clone = object.__new__(Platform)
+        for name in ("settings", "engine", "blobs", "bus", "runtime", "sessions", "_worker_lock"):
+            setattr(clone, name, getattr(self, name))
+        clone._worker = self._worker
+        clone._username = actor.username
+        clone._actor = actor
+        return clone
+
     def pipeline_worker(self) -> PipelineWorker:
         """This process's pipeline worker for driving runs without a server (``run.wait()``)."""
         with self._worker_lock:

@@ -113,10 +113,12 @@ class Listing(Generic[R]):
 
     def __init__(self, fetch: Callable[[int], Page[Any]], wrap: Callable[[Any], R]) -> None:
         self._fetch = fetch
-        self._wrap = wrap
+        self.wrap = wrap
         self._first: Page[Any] | None = None
 
-    def _page(self, n: int) -> Page[Any]:
+    def page(self, n: int) -> Page[Any]:
+        """Page ``n`` as the service answers it (one call; ``wrap`` turns its items into
+        objects) — what a paged table needs, without fetching the pages before it."""
         if n == 1:
             if self._first is None:
                 self._first = self._fetch(1)
@@ -125,13 +127,13 @@ class Listing(Generic[R]):
 
     @property
     def total(self) -> int:
-        return self._page(1).total
+        return self.page(1).total
 
     def __iter__(self) -> Iterator[R]:
         n: int | None = 1
         while n is not None:
-            page = self._page(n)
-            yield from (self._wrap(item) for item in page.items)
+            page = self.page(n)
+            yield from (self.wrap(item) for item in page.items)
             n = page.next_page
 
     def __len__(self) -> int:

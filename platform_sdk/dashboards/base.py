@@ -36,8 +36,7 @@ Row = dict[str, Any]
 
 def fetch_page(listing: Listing[Any], number: int) -> Page[Any]:
     """Page ``number`` of ``listing`` — one service call for that page only."""
-    # Listing exposes pages only by iteration; its page fetch is the one-page service call.
-    return listing._page(number)
+    return listing.page(number)
 
 
 def frame(rows: list[Row], columns: list[str]) -> pd.DataFrame:
@@ -191,7 +190,7 @@ class PagedTable(pn.viewable.Viewer):
                     self.on_error(exc)
             else:
                 self._empty.object = self.empty
-                self.items = [listing._wrap(item) for item in page.items]
+                self.items = [listing.wrap(item) for item in page.items]
                 total, per_page, more = page.total, page.per_page, page.next_page is not None
             self.page, self.total = number, total
             self.pages = max(1, -(-total // per_page)) if total else 0

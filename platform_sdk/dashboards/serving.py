@@ -51,20 +51,8 @@ SESSION_COOKIE = "platform_session"
 
 
 def acting_as(platform: Platform, actor: Actor) -> Platform:
-    """``platform`` acting as ``actor``: same engine, bus, blobs and runtime; own managers.
-
-    Closing the answer is not needed (and must not be done: the resources are shared).
-    """
-    from platform_sdk.sdk import Platform
-
-    clone = object.__new__(Platform)
-    shared = ("settings", "engine", "blobs", "bus", "runtime", "sessions", "_worker_lock")
-    for name in shared:
-        setattr(clone, name, getattr(platform, name))
-    clone._worker = platform._worker
-    clone._username = actor.username
-    clone._actor = actor
-    return clone
+    """``platform`` acting as ``actor`` (see :meth:`Platform.acting_as`)."""
+    return platform.acting_as(actor)
 
 
 def credential_of(cookies: dict[str, str], headers: dict[str, str]) -> str | None:
