@@ -26,6 +26,7 @@ from platform_sdk.core.access import Actor
 from platform_sdk.core.blobs import BlobStore, open_blobs
 from platform_sdk.core.bus import Bus, open_bus
 from platform_sdk.core.db import make_engine, make_sessionmaker, session_scope
+from platform_sdk.core.extras import missing_extra
 from platform_sdk.core.health import Readiness, check_readiness
 from platform_sdk.core.migrate import ensure_current, schema_state, upgrade
 from platform_sdk.core.runtime import Runtime
@@ -169,7 +170,10 @@ class Platform:
     @cached_property
     def dashboards(self) -> Dashboards:
         """Panel dashboards over this platform: ``p.dashboards.observe()`` renders inline."""
-        from platform_sdk.dashboards import Dashboards
+        try:
+            from platform_sdk.dashboards import Dashboards
+        except ImportError as exc:
+            raise missing_extra("workbench", "the dashboards", exc) from None
 
         return Dashboards(self)
 

@@ -8,6 +8,7 @@ from platform_sdk.__about__ import __version__
 from platform_sdk.cli.db import db
 from platform_sdk.clikit import PlatformGroup, emit, get_settings, json_option
 from platform_sdk.core import migrate
+from platform_sdk.core.extras import missing_extra
 from platform_sdk.core.logsetup import configure_logging
 from platform_sdk.errors import ConfigError
 from platform_sdk.git.mr_cli import mr
@@ -167,7 +168,10 @@ def dashboards(ctx: click.Context, port: int, address: str, show: bool) -> None:
     They act as --as USER (default: the data dir's admin); `platform serve` also serves them
     under /dashboards with login.
     """
-    from platform_sdk.dashboards.serving import serve_standalone
+    try:
+        from platform_sdk.dashboards.serving import serve_standalone
+    except ImportError as exc:
+        raise missing_extra("workbench", "the dashboards", exc) from None
 
     settings = get_settings()
     configure_logging(settings.log_settings)

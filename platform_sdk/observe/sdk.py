@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from platform_sdk.core.extras import missing_extra
 from platform_sdk.observe.alert_sdk import AlertRuleManager
 from platform_sdk.observe.services import explore, explore_metrics, explore_session
 from platform_sdk.observe.services.query import sql as sql_service
@@ -54,8 +55,11 @@ class Trace:
 
     def plot(self) -> Any:
         """The waterfall as a Gantt-like chart (hvPlot/Bokeh)."""
-        import holoviews as hv
-        import hvplot.pandas  # noqa: F401  (registers .hvplot)
+        try:
+            import holoviews as hv
+            import hvplot.pandas  # noqa: F401  (registers .hvplot)
+        except ImportError as exc:
+            raise missing_extra("workbench", "charts", exc) from None
 
         frame = self.waterfall()
         frame["label"] = [

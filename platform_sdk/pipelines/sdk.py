@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from tqdm.auto import tqdm
 
+from platform_sdk.core.extras import missing_extra
 from platform_sdk.errors import Unavailable
 from platform_sdk.pipelines.follow import FollowEvent, follow_run
 from platform_sdk.pipelines.schemas import ArtifactOut, RunOut, RunStatus, StepOut, TriggerIn
@@ -157,7 +158,10 @@ class PipelineRun(Resource[RunOut]):
 
     def widget(self, *, interval: float = 1.0) -> Any:
         """An ipywidgets live view of this run's step statuses (updates until it ends)."""
-        from platform_sdk.dashboards.widget import run_widget
+        try:
+            from platform_sdk.dashboards.widget import run_widget
+        except ImportError as exc:
+            raise missing_extra("workbench", "run widgets", exc) from None
 
         return run_widget(self, interval=interval)
 

@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from platform_sdk.__about__ import __version__
 from platform_sdk.config import Settings, load_settings
+from platform_sdk.core.extras import missing_extra
 from platform_sdk.core.migrate import ensure_current
 from platform_sdk.git.http import GitHttp
 from platform_sdk.observe.tracing import TracingMiddleware
@@ -51,14 +52,29 @@ def check_schema_at_start(platform: Platform) -> None:
         )
 
 
-def mount_dashboards(app: FastAPI) -> None:
-    """The Panel dashboards under /dashboards, when the workbench extra is installed."""
+def mount_dashboards(app: FastAPI) -> bool:
+    """The Panel dashboards under /dashboards, when the workbench extra is installed; without
+    it the API still serves, and start-up says once what to install."""
     try:
         from platform_sdk.dashboards.serving import mount
-    except ImportError as exc:  # panel or bokeh-fastapi missing: the API still serves
-        log.info("dashboards not mounted", extra={"reason": str(exc)})
-        return
+    except ImportError as exc:  # panel or bokeh-fastapi missing
+        log.warning(
+            "the dashboards are off: %s",
+            missing_extra("workbench", "the dashboards", exc).message.partition(": ")[2],
+        )
+        return False
     mount(app)
+    return True
+
+
+def public_url(settings: Settings) -> str:
+    """Where a browser on this machine reaches the server (a wildcard bind means loopback)."""
+    host = settings.host
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - naming the wildcard, not binding it
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}"
 
 
 def create_app(platform: Platform | None = None, *, settings: Settings | None = None) -> FastAPI:
@@ -75,6 +91,10 @@ def create_app(platform: Platform | None = None, *, settings: Settings | None = 
             for name, worker in workers(plat):
                 app.state.background.spawn(name, worker)
             log.info("platform ready", extra=plat.describe())
+            url = public_url(settings)
+            if app.state.dashboards:
+                log.info("dashboards at %s/dashboards/ (sign in as a platform user)", url)
+            log.info("API at %s/api (OpenAPI: %s/docs)", url, url)
             yield
         finally:
             cancelled = await app.state.background.drain(settings.shutdown_timeout)
@@ -94,7 +114,7 @@ def create_app(platform: Platform | None = None, *, settings: Settings | None = 
     app.include_router(health.router)
     for router in all_routers():
         app.include_router(router, responses=ERROR_RESPONSES)
-    mount_dashboards(app)
+    app.state.dashboards = mount_dashboards(app)
     app.add_middleware(NulGuardMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from platform_sdk.core.extras import install_hint
 from platform_sdk.errors import ConfigError
 from platform_sdk.pipelines.runtime.k8s_objects import CHECKOUT_CONTAINER, STEP_CONTAINER
 
 __all__ = ["ApiClientKube", "KubeApiError", "KubeClient", "PodStatus", "pod_status"]
 
 _TIMEOUT = 30.0
-_EXTRA_HINT = "pip install 'platform-sdk[kubernetes]'"
 
 
 class KubeApiError(Exception):
@@ -142,11 +142,14 @@ class ApiClientKube:
     def __init__(self, kubeconfig: Path | None = None) -> None:
         try:
             from kubernetes import client, config
+            from kubernetes.client.exceptions import ApiException
         except ImportError:
             raise ConfigError(
                 "PLATFORM_RUNTIME",
-                f"the kubernetes runtime needs the `kubernetes` package: {_EXTRA_HINT}",
+                "the kubernetes runtime needs the `kubernetes` package: "
+                + install_hint("kubernetes"),
             ) from None
+        self._api_exception: type[Exception] = ApiException
         try:
             if kubeconfig is not None:
                 if not Path(kubeconfig).is_file():
@@ -173,13 +176,12 @@ class ApiClientKube:
     def _open(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Call ``fn`` for its raw HTTP response: the client's response models are bypassed
         (they reject fields newer servers add and partial objects), API errors translated."""
-        from kubernetes.client.exceptions import ApiException
-
         kwargs.setdefault("_request_timeout", _TIMEOUT)
         try:
             return fn(*args, _preload_content=False, **kwargs)
-        except ApiException as exc:
-            raise KubeApiError(exc.status or None, f"{what}: {_api_message(exc)}") from None
+        except self._api_exception as exc:
+            status = getattr(exc, "status", None)
+            raise KubeApiError(status or None, f"{what}: {_api_message(exc)}") from None
         except Exception as exc:  # urllib3 connection errors, timeouts, a body the model refused
             raise KubeApiError(None, f"{what}: {type(exc).__name__}: {exc}") from None
 
