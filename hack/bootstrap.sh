@@ -3,7 +3,8 @@
 #
 #   hack/bootstrap.sh          # pip install -e '.[dev]'  (the default extras)
 #   hack/bootstrap.sh dev      # same
-#   hack/bootstrap.sh ''       # pip install -e .         (just the package, as hack/run.sh does)
+#   hack/bootstrap.sh app      # pip install -e '.[app]'  (server, dashboards, JupyterLab: hack/run.sh)
+#   hack/bootstrap.sh ''       # pip install -e .         (just the package: API, git, OTLP, CLI)
 #   hack/bootstrap.sh test,types
 #
 # The install is skipped when .venv/.platform-stamp records the sha256 of pyproject.toml and
@@ -111,6 +112,13 @@ stamp_covers() {
 if stamp_covers; then
   log "$VENV is up to date (pyproject.toml unchanged, extras '${EXTRAS:-none}' installed)"
   exit 0
+fi
+
+# Installing builds the JupyterLab extension from extension/ unless it is built already, and
+# that needs Node.js >= 20.19 (rspack's minimum): say so now, not deep inside pip's output.
+if [[ ! -f platform_sdk/labextension/static/style.js ]]; then
+  node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a==20&&b>=19)?0:1)' 2>/dev/null ||
+    die "Node.js >= 20.19 is needed to build the JupyterLab extension (found: $(node --version 2>/dev/null || echo none)); install Node 20 LTS or newer"
 fi
 
 if [[ -n "$EXTRAS" ]]; then
