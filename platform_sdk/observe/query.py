@@ -17,6 +17,10 @@ What a query sees is decided before it runs, not by inspecting its text:
 3. **Bounded.** The statement runs as ``SELECT * FROM (<query>) LIMIT max_rows + 1`` (the
    extra row tells that the result was truncated) and is interrupted after ``timeout``
    seconds; DuckDB's memory and threads are capped per connection.
+4. **Spills stay private.** Each query gets its own spill directory (mode 0700, removed when
+   the query ends) as DuckDB's ``temp_directory``. DuckDB lets a locked connection read its
+   temp directory, so the default (``.tmp`` under the server's working directory, shared by
+   every query) would let one user's SQL read what another user's query spilled.
 
 Partition pruning: the views carry the hive columns ``date`` (``YYYY-MM-DD``) and ``hour``;
 filters on them skip whole folders. ``since``/``until`` arguments prune files before DuckDB
@@ -25,6 +29,8 @@ sees them.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
@@ -224,7 +230,9 @@ def run_sql(
     docstring. ``params`` binds ``?`` / ``$name`` placeholders (typed helpers never paste
     values into SQL). Errors in the query are :class:`BadRequest` with DuckDB's message."""
     text = _check(query)
-    con = duckdb.connect(":memory:", config={"memory_limit": memory_limit, "threads": threads})
+    spill = tempfile.mkdtemp(prefix="platform-sql-")  # 0700: this query's spills only
+    config = {"memory_limit": memory_limit, "threads": threads, "temp_directory": spill}
+    con = duckdb.connect(":memory:", config=config)
     timer: threading.Timer | None = None
     try:
         for name, relation in relations.items():
@@ -269,6 +277,7 @@ def run_sql(
         if timer is not None:
             timer.cancel()
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
     truncated = table.num_rows > max_rows
     if truncated:
         table = table.slice(0, max_rows)

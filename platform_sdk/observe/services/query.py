@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from platform_sdk.core.access import Actor
+from platform_sdk.core.db import release
 from platform_sdk.core.runtime import runtime_of
 from platform_sdk.errors import BadRequest
 from platform_sdk.observe.platform_tables import TABLES, platform_relations
@@ -57,6 +58,7 @@ def sql(
                 db, seen.project_ids, labels, global_read=seen.global_read, tables=wanted
             )
         )
+    release(db)  # everything the query reads is in memory: no transaction while DuckDB runs
     return run_sql(
         query,
         relations,  # type: ignore[arg-type]
