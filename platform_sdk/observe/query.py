@@ -231,7 +231,11 @@ def run_sql(
     values into SQL). Errors in the query are :class:`BadRequest` with DuckDB's message."""
     text = _check(query)
     spill = tempfile.mkdtemp(prefix="platform-sql-")  # 0700: this query's spills only
-    config = {"memory_limit": memory_limit, "threads": threads, "temp_directory": spill}
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "memory_limit": memory_limit,
+        "threads": threads,
+        "temp_directory": spill,
+    }
     con = duckdb.connect(":memory:", config=config)
     timer: threading.Timer | None = None
     try:
