@@ -42,7 +42,6 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-from pyarrow.fs import FSSpecHandler, PyFileSystem
 
 from platform_sdk.core.blobs import BlobStore
 from platform_sdk.errors import BadRequest, Unavailable
@@ -100,7 +99,7 @@ class TelemetrySource:
     def __init__(self, blobs: BlobStore, spool: Spool | None) -> None:
         self.blobs = blobs
         self.spool = spool
-        self._fs = PyFileSystem(FSSpecHandler(blobs.fs))  # type: ignore[abstract]
+        self._fs = blobs.arrow_fs()  # native: see BlobStore.arrow_fs (a Python one deadlocks)
         self._root = blobs.fs._strip_protocol(blobs.url(PREFIX)).rstrip("/")
 
     def _files(self, dataset: str, since: datetime | None, until: datetime | None) -> list[str]:
