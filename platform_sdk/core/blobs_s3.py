@@ -108,7 +108,7 @@ class S3BlobStore(BlobStore):
             access_key=key or None,
             secret_key=secret or None,
             endpoint_override=url.netloc,
-            scheme=url.scheme or "https",
+            scheme="http" if url.scheme == "http" else "https",
             region="us-east-1",  # MinIO and moto ignore it; Arrow needs one to sign
             connect_timeout=connect,
             request_timeout=read,
