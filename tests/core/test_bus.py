@@ -91,8 +91,13 @@ def test_messages_keep_their_order(bus: Bus) -> None:
         assert [m.data["i"] for m in (sub.get(WAIT) for _ in range(50)) if m] == list(range(50))
 
 
-def test_publish_without_subscribers_is_fine(bus: Bus) -> None:
-    bus.publish("nobody", {"x": 1})
+def test_publish_without_subscribers_is_dropped_not_kept(bus: Bus) -> None:
+    assert bus.publish("nobody", {"x": 1}) is None  # no error
+    with bus.subscribe("nobody") as late:
+        bus.publish("nobody", {"x": 2})
+        # a subscriber sees what is published from then on, never what came before
+        assert late.get(WAIT) == Message("nobody", {"x": 2})
+        assert late.get(0) is None
 
 
 def test_subscribers_get_their_own_copy(bus: Bus) -> None:
