@@ -214,12 +214,15 @@ def test_incr(case: Case) -> None:
 
 def test_incr_ttl_starts_with_the_counter(case: Case) -> None:
     bus = case.bus
-    assert bus.incr("window", ttl=0.3) == 1
-    assert bus.incr("window", ttl=0.3) == 2
-    case.advance(0.4)
-    assert case.eventually(lambda: bus.get("window") is None)
-    assert bus.incr("window", ttl=60) == 1
-    assert bus.incr("window", ttl=60) == 2
+    assert bus.incr("window", ttl=600) == 1
+    assert bus.incr("window", ttl=0.2) == 2  # a later ttl does not restart the window
+    case.advance(1)
+    assert bus.get("window") == b"2"
+    # a window that ended starts a new counter (one incr per window: no race with its ttl)
+    assert bus.incr("short", ttl=0.2) == 1
+    case.advance(0.3)
+    assert case.eventually(lambda: bus.get("short") is None)
+    assert bus.incr("short", ttl=600) == 1
 
 
 def test_incr_is_atomic_across_threads(bus: Bus) -> None:
@@ -300,6 +303,8 @@ def test_valkey_uses_the_prefix_and_px(valkey_url: str, valkey_prefix: str) -> N
         assert 0 < raw.pttl(f"{valkey_prefix}k") <= 30_000
         bus.incr("n", ttl=30)
         assert 0 < raw.pttl(f"{valkey_prefix}n") <= 30_000
+        bus.incr("n", ttl=0.2)  # the counter keeps the ttl it started with
+        assert 200 < raw.pttl(f"{valkey_prefix}n") <= 30_000
         with bus.subscribe("ch") as sub:
             assert raw.pubsub_numsub(f"{valkey_prefix}ch")[0][1] == 1
             raw.publish(f"{valkey_prefix}ch", '{"from": "outside"}')

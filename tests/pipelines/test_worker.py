@@ -16,7 +16,8 @@ from platform_sdk.pipelines.schemas import TriggerIn
 from platform_sdk.pipelines.services import runs, steps
 from platform_sdk.pipelines.worker import PipelineWorker
 from platform_sdk.sdk import Platform
-from tests.pipelines.helpers import make_project, pid_gone, wait_for
+from tests.pipelines.helpers import commit_files, make_project, pid_gone, wait_for
+from tests.pipelines.runtime.local_fixtures import TIMEOUTS, lines_written
 from tests.plugins.platforms import People
 
 
@@ -86,22 +87,31 @@ def test_a_timeout_kills_the_process_group(
     platform: Platform, people: People, dev: Actor, tmp_path: Path
 ) -> None:
     pidfile = tmp_path / "pids"
-    definition = f"""\
+    bare = make_project(people, dev, "app", {"README.md": "timeouts"})
+    worker = PipelineWorker(platform, worker_id="w1", max_parallel=1)
+    try:
+        # The step must write its child's pid before the timeout stops it; on a loaded machine
+        # a short timeout can win that race, so it doubles until the step got that far.
+        for timeout in TIMEOUTS:
+            pidfile.unlink(missing_ok=True)
+            definition = f"""\
 pipeline:
   steps:
     - name: slow
-      timeout: 1s
+      timeout: {timeout}s
       commands: ["sleep 300 & echo $! >> {pidfile}; wait"]
 """
-    make_project(people, dev, "app", {".platform.yaml": definition})
-    number = _trigger(platform, dev, "dev/app")
-    worker = PipelineWorker(platform, worker_id="w1", max_parallel=1)
-    try:
-        worker.drive(_run_id(platform, dev, number), timeout=60)
-        run = wait_for(platform, dev, "dev/app", number)
-        assert run.status == "failure"
-        assert run.steps[0].status == "failure"
-        assert "timed out" in _log(platform, dev, number, "slow")
+            commit_files(bare, {".platform.yaml": definition})
+            number = _trigger(platform, dev, "dev/app")
+            worker.drive(_run_id(platform, dev, number), timeout=60)
+            run = wait_for(platform, dev, "dev/app", number)
+            assert run.status == "failure"
+            assert run.steps[0].status == "failure"
+            assert f"timed out after {timeout} s" in _log(platform, dev, number, "slow")
+            if lines_written(pidfile):
+                break
+        else:
+            pytest.fail(f"the step never wrote its child's pid within {TIMEOUTS[-1]} s")
         pid = int(pidfile.read_text().split()[0])
         assert pid_gone(pid), "the step's background child survived the timeout"
     finally:
