@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -285,17 +284,11 @@ def test_bucket_is_created_when_opened(s3_settings: Settings) -> None:
     assert outside.cat_file(f"{s3_settings.bucket}/k") == b"v"
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.timeout(30)
-def test_ping_fails_when_the_s3_endpoint_is_down(tmp_path: Path) -> None:
+def test_ping_fails_when_the_s3_endpoint_is_down(tmp_path: Path, closed_port: int) -> None:
     settings = load_settings(
         data_dir=tmp_path,
-        minio_endpoint=f"http://127.0.0.1:{_closed_port()}",
+        minio_endpoint=f"http://127.0.0.1:{closed_port}",
         minio_access_key="test",
         minio_secret_key="test",
         bucket="t-" + uuid.uuid4().hex[:12],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 import uuid
@@ -270,15 +269,9 @@ def test_in_process_ttl_follows_the_injected_clock() -> None:
     assert bus.get("k") is None
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.timeout(15)
-def test_valkey_ping_fails_fast_when_the_server_is_down() -> None:
-    bus = ValkeyBus(f"redis://127.0.0.1:{_closed_port()}/0", connect_timeout=1, socket_timeout=1)
+def test_valkey_ping_fails_fast_when_the_server_is_down(closed_port: int) -> None:
+    bus = ValkeyBus(f"redis://127.0.0.1:{closed_port}/0", connect_timeout=1, socket_timeout=1)
     with pytest.raises(DependencyUnavailable, match="Valkey bus") as excinfo:
         bus.ping()
     assert "127.0.0.1" in str(excinfo.value)
