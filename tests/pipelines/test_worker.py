@@ -16,7 +16,8 @@ from platform_sdk.pipelines.schemas import TriggerIn
 from platform_sdk.pipelines.services import runs, steps
 from platform_sdk.pipelines.worker import PipelineWorker
 from platform_sdk.sdk import Platform
-from tests.pipelines.helpers import make_project, pid_gone, wait_for
+from tests.pipelines.helpers import commit_files, make_project, pid_gone, wait_for
+from tests.pipelines.runtime.local_fixtures import TIMEOUTS, lines_written
 from tests.plugins.platforms import People
 
 
@@ -82,7 +83,56 @@ def _run_id(platform: Platform, actor: Actor, number: int) -> object:
         return runs.get_run(db, actor=actor, project="dev/app", number=number).id
 
 
-def test_timeout_and_cancel_kill_the_process_group(
+def test_a_timeout_kills_the_process_group(
+    platform: Platform, people: People, dev: Actor, tmp_path: Path
+) -> None:
+    pidfile = tmp_path / "pids"
+    bare = make_project(people, dev, "app", {"README.md": "timeouts"})
+    worker = PipelineWorker(platform, worker_id="w1", max_parallel=1)
+    try:
+        # The step must write its child's pid before the timeout stops it; on a loaded machine
+        # a short timeout can win that race, so it doubles until the step got that far.
+        for timeout in TIMEOUTS:
+            pidfile.unlink(missing_ok=True)
+            definition = f"""\
+pipeline:
+  steps:
+    - name: slow
+      timeout: {timeout}s
+      commands: ["sleep 300 & echo $! >> {pidfile}; wait"]
+"""
+            commit_files(bare, {".platform.yaml": definition})
+            number = _trigger(platform, dev, "dev/app")
+            worker.drive(_run_id(platform, dev, number), timeout=60)
+            run = wait_for(platform, dev, "dev/app", number)
+            assert run.status == "failure"
+            assert run.steps[0].status == "failure"
+            assert f"timed out after {timeout} s" in _log(platform, dev, number, "slow")
+            if lines_written(pidfile):
+                break
+        else:
+            pytest.fail(f"the step never wrote its child's pid within {TIMEOUTS[-1]} s")
+        pid = int(pidfile.read_text().split()[0])
+        assert pid_gone(pid), "the step's background child survived the timeout"
+    finally:
+        worker.shutdown()
+
+
+CANCEL_DEADLINE = 20.0
+"""How long a cancelled step may take to stop: far below its own timeout (the run's 1 h), so
+only the cancel — not the timeout — can stop it in time."""
+
+
+def _read_pid(pidfile: Path, deadline: float) -> int:
+    while True:
+        text = pidfile.read_text() if pidfile.exists() else ""
+        if text.endswith("\n"):
+            return int(text.split()[0])
+        assert time.monotonic() < deadline, "step never started"
+        time.sleep(0.02)
+
+
+def test_cancel_stops_a_running_step_long_before_its_timeout(
     platform: Platform, people: People, dev: Actor, tmp_path: Path
 ) -> None:
     pidfile = tmp_path / "pids"
@@ -90,47 +140,40 @@ def test_timeout_and_cancel_kill_the_process_group(
 pipeline:
   steps:
     - name: slow
-      timeout: 1s
-      commands: ["sleep 300 & echo $! >> {pidfile}; wait"]
+      commands: ["sleep 3600 & echo $! >> {pidfile}; wait"]
 """
     make_project(people, dev, "app", {".platform.yaml": definition})
     number = _trigger(platform, dev, "dev/app")
-    worker = PipelineWorker(platform, worker_id="w1", max_parallel=1)
+    worker = PipelineWorker(platform, worker_id="w1", max_parallel=1, poll=0.05)
+    halt = threading.Event()
+    loop = threading.Thread(target=worker.loop, args=(halt,))
+    loop.start()
     try:
-        worker.drive(_run_id(platform, dev, number), timeout=60)
-        run = wait_for(platform, dev, "dev/app", number)
-        assert run.status == "failure"
-        assert run.steps[0].status == "failure"
-        assert "timed out" in _log(platform, dev, number, "slow")
-        pid = int(pidfile.read_text().split()[0])
-        assert pid_gone(pid), "the step's background child survived the timeout"
-
-        # cancel: a running step is stopped and the run ends cancelled
-        pidfile.unlink()
-        again = _trigger(platform, dev, "dev/app")
-        halt = threading.Event()
-        loop = threading.Thread(target=worker.loop, args=(halt,))
-        worker.poll = 0.05
-        loop.start()
-        try:
-            deadline = time.monotonic() + 30
-            while not pidfile.exists():
-                assert time.monotonic() < deadline, "step never started"
-                halt.wait(0.02)
+        pid = _read_pid(pidfile, time.monotonic() + 60)
+        with platform.session() as db:
+            step = runs.get_run(db, actor=dev, project="dev/app", number=number).steps[0]
+        assert step.status == "running"
+        with platform.session() as db:
+            out = runs.cancel_run(db, actor=dev, project="dev/app", number=number)
+        assert out.status == "cancelled"
+        assert pid_gone(pid, timeout=CANCEL_DEADLINE), "cancel left the step's process running"
+        deadline = time.monotonic() + CANCEL_DEADLINE
+        while True:
             with platform.session() as db:
-                out = runs.cancel_run(db, actor=dev, project="dev/app", number=again)
-            assert out.status == "cancelled"
-            pid = int(pidfile.read_text().split()[0])
-            assert pid_gone(pid), "cancel left the step's process running"
-            final = wait_for(platform, dev, "dev/app", again)
-            assert final.status == "cancelled"
-            with platform.session() as db, pytest.raises(IllegalTransition):
-                runs.cancel_run(db, actor=dev, project="dev/app", number=again)
-        finally:
-            halt.set()
-            loop.join(30)
+                run = runs.get_run(db, actor=dev, project="dev/app", number=number)
+            if run.steps[0].status != "running":
+                break
+            assert time.monotonic() < deadline, "the cancelled step is still running"
+            time.sleep(0.05)
+        assert run.status == "cancelled"
+        assert run.steps[0].status == "cancelled"
+        assert "cancelled: stopping the step's processes" in _log(platform, dev, number, "slow")
+        with platform.session() as db, pytest.raises(IllegalTransition):
+            runs.cancel_run(db, actor=dev, project="dev/app", number=number)
     finally:
-        worker.shutdown()
+        halt.set()
+        loop.join(60)
+    assert not loop.is_alive()
 
 
 def test_manual_trigger_needs_write_and_a_definition(
@@ -140,9 +183,10 @@ def test_manual_trigger_needs_write_and_a_definition(
     with platform.session() as db, pytest.raises(BadRequest, match=r"no \.platform\.yaml"):
         runs.trigger_run(db, actor=dev, project="dev/app", body=TriggerIn())
     viewer = people.user("viewer", roles=("viewer",))
-    from platform_sdk.errors import NotFound, PermissionDenied
+    from platform_sdk.errors import PermissionDenied
 
-    with platform.session() as db, pytest.raises((PermissionDenied, NotFound)):
+    # a viewer sees the project, so the refusal is 403, not a 404 that hides it
+    with platform.session() as db, pytest.raises(PermissionDenied):
         runs.trigger_run(db, actor=viewer, project="dev/app", body=TriggerIn())
     with pytest.raises(ValueError, match="parameter"):
         TriggerIn(parameters={"bad name": "x"})

@@ -103,6 +103,15 @@ def in_thread(fn: Callable[[], StepResult]) -> tuple[threading.Thread, list[Step
     return thread, out
 
 
+TIMEOUTS = (1, 2, 4, 8, 16)
+"""Step timeouts to try in turn when a test needs the step to get somewhere before it times out."""
+
+
+def lines_written(*files: Path) -> bool:
+    """Whether each file holds at least one whole line (its writer got that far)."""
+    return all(f.exists() and f.read_text().endswith("\n") for f in files)
+
+
 def assert_gone(*pid_files: Path) -> None:
     """Every pid named in the files is gone (orphans are reaped by PID 1 on its own time)."""
     pids = [int(p.read_text()) for p in pid_files]

@@ -25,12 +25,14 @@ from platform_sdk.pipelines.runtime.local import LocalRuntime
 from platform_sdk.pipelines.runtime.local_procs import DRAIN_SECONDS
 from tests.pipelines.runtime.local_fixtures import (
     DEADLINE,
+    TIMEOUTS,
     Log,
     Repo,
     assert_gone,
     execute,
     git,
     in_thread,
+    lines_written,
     make_repo,
     make_runtime,
     run_of,
@@ -257,20 +259,31 @@ def test_a_step_that_cannot_start_is_an_error(runtime: LocalRuntime, run: RunSpe
 
 
 def test_a_timeout_kills_the_whole_process_group(runtime: LocalRuntime, run: RunSpec) -> None:
-    log = Log()
-    spec = step(
-        "sleep 1000 & echo $! > bg.pid",
-        "bash -c 'trap \"\" TERM; echo $$ > stubborn.pid; while :; do sleep 0.1; done' &",
-        "bash -c 'echo $$ > fg.pid; exec sleep 1000'",
-        timeout_seconds=1,
-    )
-    result = execute(runtime, run, spec, log)
-    assert result.outcome is Outcome.TIMEOUT
-    assert result.exit_code is None
-    assert result.error == "timed out after 1 s"
-    assert any("timed out after 1 s" in line for line in log.lines)
     ws = runtime.dirs(run).workspace
-    assert_gone(ws / "bg.pid", ws / "stubborn.pid", ws / "fg.pid")
+    pid_files = (ws / "bg.pid", ws / "stubborn.pid", ws / "fg.pid")
+    # The processes must write their pids before the timeout stops them; on a loaded machine a
+    # short timeout can win that race, so it doubles until they got that far.
+    for timeout in TIMEOUTS:
+        log = Log()
+        spec = step(
+            "sleep 1000 & echo $! > bg.pid",
+            "bash -c 'trap \"\" TERM; echo $$ > stubborn.pid; while :; do sleep 0.1; done' &",
+            "bash -c 'echo $$ > fg.pid; exec sleep 1000'",
+            timeout_seconds=timeout,
+        )
+        result = execute(runtime, run, spec, log)
+        assert result.outcome is Outcome.TIMEOUT
+        assert result.exit_code is None
+        assert result.error == f"timed out after {timeout} s"
+        assert any(f"timed out after {timeout} s" in line for line in log.lines)
+        if lines_written(*pid_files):
+            break
+        assert_gone(*(p for p in pid_files if lines_written(p)))
+        for p in pid_files:
+            p.unlink(missing_ok=True)
+    else:
+        pytest.fail(f"the step never wrote its pids within {TIMEOUTS[-1]} s")
+    assert_gone(*pid_files)
 
 
 def test_cancel_from_another_thread_stops_the_step(runtime: LocalRuntime, run: RunSpec) -> None:
