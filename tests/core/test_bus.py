@@ -288,6 +288,24 @@ def test_valkey_ping_fails_fast_when_the_server_is_down(closed_port: int) -> Non
 
 
 @pytest.mark.redis
+def test_installations_sharing_a_valkey_keep_apart_by_prefix(
+    tmp_path: Path, valkey_url: str, valkey_prefix: str
+) -> None:
+    a, b = f"{valkey_prefix}a:", f"{valkey_prefix}b:"
+    with (
+        open_bus(load_settings(data_dir=tmp_path, valkey_url=valkey_url, valkey_prefix=a)) as one,
+        open_bus(load_settings(data_dir=tmp_path, valkey_url=valkey_url, valkey_prefix=b)) as two,
+    ):
+        one.set("k", b"from a", ttl=30)
+        assert two.get("k") is None
+        assert one.incr("n", ttl=30) == 1
+        assert two.incr("n", ttl=30) == 1
+        raw = redis.Redis.from_url(valkey_url)
+        assert raw.get(f"{a}k") == b"from a"
+        raw.close()
+
+
+@pytest.mark.redis
 def test_valkey_uses_the_prefix_and_px(valkey_url: str, valkey_prefix: str) -> None:
     raw = redis.Redis.from_url(valkey_url)
     with ValkeyBus(valkey_url, prefix=valkey_prefix) as bus:

@@ -176,8 +176,12 @@ def test_readyz_is_200_with_s3_up(tmp_path: Path, db_url: str, s3_server: str) -
 
 
 @pytest.mark.redis
-def test_readyz_reports_the_valkey_bus(tmp_path: Path, db_url: str, valkey_url: str) -> None:
-    settings = load_settings(data_dir=tmp_path, database_url=db_url, valkey_url=valkey_url)
+def test_readyz_reports_the_valkey_bus(
+    tmp_path: Path, db_url: str, valkey_url: str, valkey_prefix: str
+) -> None:
+    settings = load_settings(
+        data_dir=tmp_path, database_url=db_url, valkey_url=valkey_url, valkey_prefix=valkey_prefix
+    )
     with Platform(settings) as plat, TestClient(create_app(plat)) as c:
         r = c.get("/readyz")
     assert r.status_code == 200, r.text
