@@ -39,17 +39,41 @@ def test_drain_waits_for_cooperative_tasks_and_cancels_stubborn_ones() -> None:
     assert sorted(finished) == ["polite", "stubborn-cancelled"]
 
 
-def test_a_crashing_task_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_crashing_task_is_logged_and_started_again(caplog: pytest.LogCaptureFixture) -> None:
+    runs: list[int] = []
+    third = asyncio.Event()
+
+    async def crash_twice(stopping: asyncio.Event) -> None:
+        runs.append(len(runs))
+        if len(runs) <= 2:
+            raise ValueError("boom")
+        third.set()
+        await stopping.wait()  # the third start survives, until the stop
+
+    async def scenario() -> tuple[list[str], dict[str, int]]:
+        tasks = BackgroundTasks(first_backoff=0.01)
+        tasks.spawn("crasher", crash_twice)
+        await asyncio.wait_for(third.wait(), timeout=30)
+        assert tasks.running == ["crasher"]
+        return await tasks.drain(grace=5), dict(tasks.restarts)
+
+    cancelled, restarts = asyncio.run(scenario())
+    assert cancelled == []
+    assert restarts == {"crasher": 2}
+    failed = [r for r in caplog.records if r.message.startswith("background task failed")]
+    assert [r.task for r in failed] == ["crasher", "crasher"]  # type: ignore[attr-defined]
+
+
+def test_a_stop_during_the_backoff_ends_the_task_at_once() -> None:
     async def crash(stopping: asyncio.Event) -> None:
         raise ValueError("boom")
 
-    async def scenario() -> list[str]:
-        tasks = BackgroundTasks()
+    async def scenario() -> tuple[list[str], dict[str, int]]:
+        tasks = BackgroundTasks(first_backoff=3600)  # it would wait an hour to restart
         task = tasks.spawn("crasher", crash)
-        await task
-        return await tasks.drain(grace=0.1)
+        await asyncio.sleep(0.05)
+        cancelled = await tasks.drain(grace=5)
+        assert task.done()
+        return cancelled, dict(tasks.restarts)
 
-    assert asyncio.run(scenario()) == []
-    assert any(
-        r.message == "background task failed" and r.task == "crasher" for r in caplog.records
-    )  # type: ignore[attr-defined]
+    assert asyncio.run(scenario()) == ([], {})
