@@ -1,0 +1,593 @@
+"""No route reaches another project's object by id: generated from the route table.
+
+Alice owns project ``alice/a`` (its admin) and has no role on ``bob/b``. For every operation in
+``/openapi.json`` whose path takes an object id (``{comment_id}``, ``{webhook_id}``,
+``{number}``, ``{token_id}`` …), the test creates the object in B (owned by bob) and calls the
+operation as alice:
+
+- through A's path (``/api/projects/alice/a/…``) when the path has a project, with every
+  id from B — and, when the path takes several ids, with the leading ones from A and the rest
+  from B (A's webhook with B's delivery);
+- with the id alone (``/api/tokens/{id}``, ``/api/observe/alerts/rules/{id}``, …) otherwise.
+
+Each call must answer 404, exactly as it answers for an id that does not exist, and change
+nothing at all (every table, both repositories' refs). A control call with A's own object of
+the same kind must reach it (neither 404 nor 422), which proves the body and query sent are
+valid, so the 404 comes from the ownership check and not from the request's shape.
+
+:data:`KINDS` maps each id parameter (by the path segment before it, e.g. ``comments/{comment_id}``)
+to a factory that makes such an object in a given project. A new route whose id parameter is
+not in :data:`KINDS` (or :data:`EXEMPT`, with a reason) fails the test, naming the factory to
+add; so does a route needing a body or query value that :data:`BODIES`/:data:`QUERIES` lack.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select, text, update
+
+from platform_sdk.core.access import Actor
+from platform_sdk.core.db import Base
+from platform_sdk.git.mr_schemas import MergeRequestCreate
+from platform_sdk.git.repos import git_env, repo_path
+from platform_sdk.git.services import merge_requests as mr_svc
+from platform_sdk.git.services import mr_discussion
+from platform_sdk.identity.models import ApiToken, User, UserKind
+from platform_sdk.identity.schemas import ApiTokenCreate, BindingCreate, DelegationCreate
+from platform_sdk.identity.services import bindings as binding_svc
+from platform_sdk.identity.services import delegations as delegation_svc
+from platform_sdk.identity.services import tokens as token_svc
+from platform_sdk.notify.models import Notification, NotificationChannel
+from platform_sdk.notify.schemas import WebhookCreate
+from platform_sdk.notify.services import webhooks as webhook_svc
+from platform_sdk.observe.alert_schemas import AlertRuleCreate
+from platform_sdk.observe.models import AlertEvent
+from platform_sdk.observe.otlp import decode_request
+from platform_sdk.observe.services import alerts as alert_svc
+from platform_sdk.observe.telemetry import telemetry_of
+from platform_sdk.pipelines.models import Artifact, PipelineStep
+from platform_sdk.pipelines.schemas import TriggerIn
+from platform_sdk.pipelines.services import runs as run_svc
+from platform_sdk.projects.issue_schemas import CommentCreate, IssueCreate
+from platform_sdk.projects.models import Project
+from platform_sdk.projects.schemas import ProjectCreate
+from platform_sdk.projects.services import issues as issue_svc
+from platform_sdk.projects.services import projects as project_svc
+from platform_sdk.sdk import Platform
+from platform_sdk.secrets import service as secret_svc
+from platform_sdk.server.app import create_app
+from tests.observe.samples import kv, spans_request
+from tests.pipelines.helpers import commit_files
+from tests.plugins.platforms import People
+
+# SQLite only: ownership checks are plain SQL, the same on both backends (the suite runs the
+# services on PostgreSQL elsewhere), and one backend keeps this under a minute.
+SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+PROJECT_PARAMS = ("owner", "name")
+PROJECT_ROOT = "/api/projects/{owner}/{name}"
+PIPELINE = "pipeline:\n  timeout: 1m\n  steps:\n    - name: a\n      commands: [x]\n"
+HOOK_URL = "https://93.184.216.34/hook"  # a public address: no DNS, never sent (no worker runs)
+B_NUMBERS = 1000  # B's issues, merge requests and runs count from here, A's from 1
+
+
+# -- the two projects -------------------------------------------------------------------------
+@dataclass
+class Side:
+    """One user and the project they own (its admin)."""
+
+    actor: Actor
+    project: str
+    project_id: uuid.UUID
+    bare: Path
+
+
+@dataclass
+class World:
+    platform: Platform
+    people: People
+    client: TestClient
+    alice: Side
+    bob: Side
+    headers: dict[str, str]  # alice's token
+    serial: list[int] = field(default_factory=lambda: [0])
+
+    def next(self) -> int:
+        self.serial[0] += 1
+        return self.serial[0]
+
+    def unique(self, stem: str) -> str:
+        return f"{stem}{self.next()}"
+
+    def call(self, fn: Callable[..., Any], actor: Actor, **kwargs: Any) -> Any:
+        with self.platform.session() as db:
+            return fn(db, actor=actor, **kwargs)
+
+
+def _side(platform: Platform, people: People, username: str) -> Side:
+    actor = people.user(username)
+    with platform.session() as db:
+        out = project_svc.create_project(db, actor=actor, body=ProjectCreate(name=username[0]))
+    bare = repo_path(platform.settings, username, username[0])
+    commit_files(bare, {".platform.yaml": PIPELINE, "README.md": f"{username}\n"})
+    return Side(actor=actor, project=out.full_name, project_id=out.id, bare=bare)
+
+
+@pytest.fixture
+def world(platform: Platform, people: People) -> World:
+    alice = _side(platform, people, "alice")
+    bob = _side(platform, people, "bob")
+    with platform.session() as db:  # B's numbers never collide with A's
+        db.execute(
+            update(Project)
+            .where(Project.id == bob.project_id)
+            .values(
+                next_issue_number=B_NUMBERS,
+                next_mr_number=B_NUMBERS,
+                next_pipeline_number=B_NUMBERS,
+            )
+        )
+    app: FastAPI = create_app(platform)
+    app.state.platform = platform  # no lifespan: no worker sends, runs or evaluates anything
+    return World(
+        platform=platform,
+        people=people,
+        client=TestClient(app, raise_server_exceptions=False),
+        alice=alice,
+        bob=bob,
+        headers=people.auth(people.token(alice.actor, name="cross")),
+    )
+
+
+# -- factories: make an object of a kind in a side's project -----------------------------------
+Ids = dict[str, str]  # path parameter -> value, of one side, built left to right
+
+
+def _issue(w: World, s: Side, ids: Ids) -> str:
+    out = w.call(issue_svc.create_issue, s.actor, project=s.project, body=IssueCreate(title="t"))
+    return str(out.number)
+
+
+def _merge_request(w: World, s: Side, ids: Ids) -> str:
+    branch = w.unique("topic-")
+    commit_files(s.bare, {f"{branch}.txt": "x\n"}, branch=branch)
+    body = MergeRequestCreate(source_branch=branch, target_branch="main", title=branch)
+    out = w.call(mr_svc.create_merge_request, s.actor, project=s.project, body=body)
+    return str(out.number)
+
+
+def _comment(w: World, s: Side, ids: Ids) -> str:
+    """An issue comment on even calls, a merge request comment on odd ones (same table)."""
+    body = CommentCreate(body="original")
+    if w.next() % 2:
+        number = int(_merge_request(w, s, ids))
+        out = w.call(
+            mr_discussion.create_mr_comment, s.actor, project=s.project, number=number, body=body
+        )
+    else:
+        number = int(_issue(w, s, ids))
+        out = w.call(issue_svc.create_comment, s.actor, project=s.project, number=number, body=body)
+    return str(out.id)
+
+
+def _commit(w: World, s: Side, ids: Ids) -> str:
+    return commit_files(s.bare, {w.unique("c") + ".txt": "x\n"})
+
+
+def _run(w: World, s: Side, ids: Ids) -> str:
+    out = w.call(run_svc.trigger_run, s.actor, project=s.project, body=TriggerIn(ref="main"))
+    with w.platform.session() as db:  # an artifact of step "a", to download
+        step = db.scalars(select(PipelineStep).where(PipelineStep.pipeline_id == out.id)).one()
+        key = f"test-artifacts/{out.id}/out.txt"
+        w.platform.runtime.blobs.put(key, b"artifact of " + s.project.encode())
+        db.add(
+            Artifact(
+                pipeline_id=out.id,
+                step_id=step.id,
+                name="out.txt",
+                blob_key=key,
+                size_bytes=len(b"artifact of " + s.project.encode()),
+                sha256="0" * 64,
+                content_type="text/plain",
+            )
+        )
+    return str(out.number)
+
+
+def _webhook(w: World, s: Side, ids: Ids) -> str:
+    body = WebhookCreate(url=HOOK_URL, events=["*"])
+    return str(w.call(webhook_svc.create_webhook, s.actor, project=s.project, body=body).id)
+
+
+def _delivery(w: World, s: Side, ids: Ids) -> str:
+    hook = uuid.UUID(ids["webhook_id"]) if "webhook_id" in ids else uuid.UUID(_webhook(w, s, ids))
+    out = w.call(webhook_svc.send_test_delivery, s.actor, project=s.project, webhook_id=hook)
+    return str(out.id)
+
+
+def _token(w: World, s: Side, ids: Ids) -> str:
+    body = ApiTokenCreate(name=w.unique("tok-"))
+    return str(w.call(token_svc.create_token, s.actor, body=body).id)
+
+
+def _binding(w: World, s: Side, ids: Ids) -> str:
+    member = w.people.user(w.unique("member-"))
+    body = BindingCreate(user=member.username, role="viewer", project=s.project)
+    return str(w.call(binding_svc.create_binding, s.actor, body=body).id)
+
+
+def _delegation(w: World, s: Side, ids: Ids) -> str:
+    grantee = w.people.user(w.unique("grantee-"))
+    body = DelegationCreate(grantee=grantee.username, permission="project:read", project=s.project)
+    return str(w.call(delegation_svc.create_delegation, s.actor, body=body).id)
+
+
+def _rule(w: World, s: Side, ids: Ids) -> str:
+    body = AlertRuleCreate.model_validate(
+        {"name": w.unique("rule-"), "project": s.project, "kind": "log", "level": "error"}
+    )
+    return str(w.call(alert_svc.create_rule, s.actor, body=body).id)
+
+
+def _alert_event(w: World, s: Side, ids: Ids) -> str:
+    rule = uuid.UUID(_rule(w, s, ids))
+    with w.platform.session() as db:
+        event = AlertEvent(rule_id=rule, value=1.0, labels={})
+        db.add(event)
+        db.flush()
+        return str(event.id)
+
+
+def _notification(w: World, s: Side, ids: Ids) -> str:
+    with w.platform.session() as db:
+        note = Notification(
+            user_id=s.actor.user_id,
+            project_id=s.project_id,
+            kind="issue.assigned",
+            title="for " + s.actor.username,
+            channel=NotificationChannel.INBOX,
+        )
+        db.add(note)
+        db.flush()
+        return str(note.id)
+
+
+def _secret(w: World, s: Side, ids: Ids) -> str:
+    name = w.unique("SECRET_")
+    w.call(secret_svc.set_secret, s.actor, name=name, value="v", project=s.project)
+    return name
+
+
+def _agent(w: World, s: Side, ids: Ids) -> str:
+    """An agent the side's user owns (users see themselves and their agents)."""
+    name = w.unique(f"{s.actor.username}-agent-")
+    agent = w.people.user(name, kind=UserKind.AGENT, password=None)
+    with w.platform.session() as db:
+        db.execute(update(User).where(User.id == agent.user_id).values(owner_id=s.actor.user_id))
+    return name
+
+
+def _telemetry(w: World, s: Side, *, session: str) -> str:
+    trace = uuid.uuid4().hex
+    request = spans_request()
+    resource = request.resource_spans[0].resource.attributes
+    del resource[:]
+    resource.extend(
+        [
+            kv("service.name", "svc"),
+            kv("platform.project", s.project),
+            kv("platform.session", session),
+        ]
+    )
+    for span in request.resource_spans[0].scope_spans[0].spans:
+        span.trace_id = bytes.fromhex(trace)
+    pb = request.SerializeToString()
+    decoded = decode_request("traces", pb, "application/x-protobuf", None, max_bytes=1 << 24)
+    telemetry_of(w.platform.runtime).spool.append("spans", decoded.table)
+    return trace
+
+
+def _trace(w: World, s: Side, ids: Ids) -> str:
+    return _telemetry(w, s, session=w.unique("sess-"))
+
+
+def _session(w: World, s: Side, ids: Ids) -> str:
+    session = w.unique("sess-")
+    _telemetry(w, s, session=session)
+    return session
+
+
+@dataclass(frozen=True)
+class Kind:
+    make: Callable[[World, Side, Ids], str]
+    missing: str  # a well-formed id that names nothing
+
+
+NO_UUID = str(uuid.UUID(int=1))
+KINDS: dict[str, Kind] = {
+    # under /api/projects/{owner}/{name}/
+    "issues/{number}": Kind(_issue, "999999"),
+    "comments/{comment_id}": Kind(_comment, NO_UUID),
+    "commits/{sha}": Kind(_commit, "0" * 40),
+    "merge_requests/{number}": Kind(_merge_request, "999999"),
+    "pipelines/{number}": Kind(_run, "999999"),
+    "webhooks/{webhook_id}": Kind(_webhook, NO_UUID),
+    "deliveries/{delivery_id}": Kind(_delivery, NO_UUID),
+    # addressed by id alone
+    "tokens/{token_id}": Kind(_token, NO_UUID),
+    "bindings/{binding_id}": Kind(_binding, NO_UUID),
+    "delegations/{delegation_id}": Kind(_delegation, NO_UUID),
+    "rules/{rule_id}": Kind(_rule, NO_UUID),
+    "events/{event_id}": Kind(_alert_event, NO_UUID),
+    "notifications/{notification_id}": Kind(_notification, NO_UUID),
+    "secrets/{name}": Kind(_secret, "NO_SUCH_SECRET"),
+    "users/{username}": Kind(_agent, "nobody-here"),
+    "traces/{trace_id}": Kind(_trace, "0" * 31 + "1"),
+    "sessions/{session_id}": Kind(_session, "no-such-session"),
+}
+
+# Id parameters (or single operations) that name no object of a project or of another user.
+EXEMPT: dict[str, str] = {
+    "roles/{name}": "roles are one global catalogue: every signed-in user may read them, "
+    "only a global admin:roles holder may change them (tests/identity/test_roles.py)",
+    "PUT /api/secrets/{name}": "PUT sets the name in the project given by ?project=, "
+    "creating it there; it never addresses another project's secret",
+}
+
+BODIES: dict[str, Any] = {
+    "PATCH /api/projects/{owner}/{name}/issues/{number}": {"title": "changed"},
+    "POST /api/projects/{owner}/{name}/issues/{number}/comments": {"body": "sneaked in"},
+    "PATCH /api/projects/{owner}/{name}/comments/{comment_id}": {"body": "rewritten"},
+    "PATCH /api/projects/{owner}/{name}/merge_requests/{number}": {"title": "changed"},
+    "POST /api/projects/{owner}/{name}/merge_requests/{number}/reviews": {"verdict": "commented"},
+    "POST /api/projects/{owner}/{name}/merge_requests/{number}/comments": {"body": "sneaked"},
+    "POST /api/projects/{owner}/{name}/merge_requests/{number}/merge": {"strategy": "merge"},
+    "PATCH /api/projects/{owner}/{name}/webhooks/{webhook_id}": {
+        "url": "https://93.184.216.35/elsewhere"
+    },
+    "PATCH /api/users/{username}": {"display_name": "renamed"},
+    "PATCH /api/observe/alerts/rules/{rule_id}": {"description": "changed"},
+}
+QUERIES: dict[str, dict[str, str]] = {
+    "GET /api/projects/{owner}/{name}/pipelines/{number}/logs": {"step": "a"},
+    "GET /api/projects/{owner}/{name}/pipelines/{number}/artifacts/download": {"name": "out.txt"},
+}
+# A stream never ends by design: only its opening answer is read (404 comes before streaming).
+STREAMS = {"GET /api/projects/{owner}/{name}/pipelines/{number}/events"}
+
+
+# -- the route table --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    ids: tuple[str, ...]  # path parameters other than the project's, left to right
+    keys: tuple[str, ...]  # the KINDS key of each
+    query: tuple[str, ...]  # query parameters
+    required_query: tuple[str, ...]
+    needs_body: bool
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def operations(app: FastAPI) -> list[Operation]:
+    """Every operation of ``/openapi.json`` whose path takes an object id."""
+    found = []
+    for path, item in app.openapi()["paths"].items():
+        for method, op in item.items():
+            params = op.get("parameters", [])
+            in_path = [p["name"] for p in params if p["in"] == "path"]
+            in_project = path == PROJECT_ROOT or path.startswith(PROJECT_ROOT + "/")
+            ids = tuple(n for n in in_path if not (in_project and n in PROJECT_PARAMS))
+            if not ids:
+                continue
+            keys = tuple(
+                re.search(rf"([^/]+)/\{{{n}\}}", path).group(0)  # type: ignore[union-attr]
+                for n in ids
+            )
+            query = [p for p in params if p["in"] == "query"]
+            found.append(
+                Operation(
+                    method=method.upper(),
+                    path=path,
+                    ids=ids,
+                    keys=keys,
+                    query=tuple(p["name"] for p in query),
+                    required_query=tuple(p["name"] for p in query if p.get("required")),
+                    needs_body=bool(op.get("requestBody", {}).get("required")),
+                )
+            )
+    return found
+
+
+def gaps(ops: list[Operation]) -> list[str]:
+    """What the registries lack for ``ops``: each line says what to add."""
+    out = []
+    for op in ops:
+        if op.label in EXEMPT:
+            continue
+        for key in op.keys:
+            if key not in KINDS and key not in EXEMPT:
+                out.append(
+                    f"{op.label}: no factory for {key!r}: add KINDS[{key!r}] = Kind(make, missing) "
+                    "making such an object in a given project (or EXEMPT[...] with the reason "
+                    "it belongs to no project or user)"
+                )
+        if any(k in EXEMPT for k in op.keys):
+            continue
+        if op.needs_body and op.label not in BODIES:
+            out.append(f"{op.label}: needs a body: add BODIES[{op.label!r}] (a valid one)")
+        missing_q = [q for q in op.required_query if q not in QUERIES.get(op.label, {})]
+        if missing_q:
+            out.append(f"{op.label}: add QUERIES[{op.label!r}] with {missing_q}")
+    return out
+
+
+def covered(ops: list[Operation]) -> list[Operation]:
+    return [o for o in ops if o.label not in EXEMPT and not any(k in EXEMPT for k in o.keys)]
+
+
+# -- calling and comparing --------------------------------------------------------------------
+VOLATILE = {
+    ("api_tokens", "last_used_at"),  # alice's token is stamped on each request
+}
+
+
+def snapshot(w: World) -> dict[str, list[tuple[str, ...]]]:
+    """Every row of every table (as text) and both repositories' refs."""
+    state: dict[str, list[tuple[str, ...]]] = {}
+    with w.platform.session() as db:
+        for table in Base.metadata.sorted_tables:
+            cols = [c for c in table.columns if (table.name, c.name) not in VOLATILE]
+            rows = db.execute(select(*cols)).all()
+            state[table.name] = sorted(tuple(str(v) for v in row) for row in rows)
+    for side in (w.alice, w.bob):
+        refs = _git(side.bare, "for-each-ref", "--format=%(refname) %(objectname)")
+        state[f"refs of {side.project}"] = [tuple(refs.splitlines())]
+    return state
+
+
+def _git(bare: Path, *args: str) -> str:
+    import subprocess
+
+    env = git_env({"GIT_DIR": str(bare)})
+    return subprocess.run(
+        ["git", *args], env=env, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    return [name for name in after if before.get(name) != after[name]]
+
+
+def url(op: Operation, side: Side, ids: Ids) -> str:
+    owner, _, name = side.project.partition("/")
+    values = {"owner": owner, "name": name, **ids}
+    return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], op.path)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    code: str
+    message: str = field(compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.code} {self.message!r}".rstrip()
+
+
+def request(w: World, op: Operation, side: Side, ids: Ids) -> Answer:
+    """The status and error of ``op`` called as alice (with ``?project=`` A's)."""
+    params = dict(QUERIES.get(op.label, {}))
+    if "project" in op.query:
+        params["project"] = side.project
+    kwargs: dict[str, Any] = {"params": params, "headers": w.headers}
+    if op.label in BODIES:
+        kwargs["json"] = BODIES[op.label]
+    target = url(op, side, ids)
+    if op.label in STREAMS:
+        with w.client.stream(op.method, target, **kwargs) as response:
+            status = response.status_code
+            body = response.read() if status != 200 else b""
+    else:
+        response = w.client.request(op.method, target, **kwargs)
+        status, body = response.status_code, response.content
+    error: dict[str, Any] = {}
+    if body.startswith(b"{"):
+        error = response.json().get("error") or {}
+    return Answer(status, str(error.get("code", "")), str(error.get("message", "")))
+
+
+def build(w: World, op: Operation, side: Side) -> Ids:
+    ids: Ids = {}
+    for name, key in zip(op.ids, op.keys, strict=True):
+        ids[name] = KINDS[key].make(w, side, ids)
+    return ids
+
+
+def check(w: World, op: Operation) -> list[str]:
+    """The failures of one operation (empty when it holds)."""
+    failures = []
+    mine, theirs = build(w, op, w.alice), build(w, op, w.bob)
+    for k in range(len(op.ids)):  # ids[:k] alice's own, ids[k:] bob's
+        crossed = {n: (mine if i < k else theirs)[n] for i, n in enumerate(op.ids)}
+        missing = {
+            n: (mine[n] if i < k else KINDS[op.keys[i]].missing) for i, n in enumerate(op.ids)
+        }
+        what = ", ".join(f"{n}={'A' if i < k else 'B'}" for i, n in enumerate(op.ids))
+        before = snapshot(w)
+        got = request(w, op, w.alice, crossed)
+        after = snapshot(w)
+        absent = request(w, op, w.alice, missing)
+        if got.status != 404 or got != absent:
+            failures.append(
+                f"{op.label} [{what}] as alice answered {got}; a missing id answers {absent}: "
+                "want 404 for both"
+            )
+        if changed(before, after):
+            failures.append(f"{op.label} [{what}] changed {changed(before, after)}")
+    control = request(w, op, w.alice, mine)
+    if control.status in (404, 422) or control.status >= 500:
+        failures.append(
+            f"{op.label}: with alice's own object it answered {control}: the request does not "
+            "reach the object, so its 404 proves nothing (fix BODIES/QUERIES or the factory)"
+        )
+    return failures
+
+
+# -- the tests --------------------------------------------------------------------------------
+@SQLITE
+def test_the_route_table_is_found_and_every_id_parameter_has_a_factory(world: World) -> None:
+    ops = operations(world.client.app)  # type: ignore[arg-type]
+    labels = {o.label for o in ops}
+    # the two holes the issue found, and one of each family, are in the table
+    assert "PATCH /api/projects/{owner}/{name}/comments/{comment_id}" in labels
+    assert "PATCH /api/projects/{owner}/{name}/webhooks/{webhook_id}" in labels
+    assert "DELETE /api/tokens/{token_id}" in labels
+    assert len(covered(ops)) > 50
+    assert not gaps(ops), "\n".join(gaps(ops))
+
+
+def test_a_route_without_a_factory_is_reported() -> None:
+    new = Operation(
+        "GET",
+        "/api/projects/{owner}/{name}/widgets/{widget_id}",
+        ("widget_id",),
+        ("widgets/{widget_id}",),
+        (),
+        (),
+        False,
+    )
+    posted = Operation(
+        "POST",
+        "/api/projects/{owner}/{name}/issues/{number}/labels",
+        ("number",),
+        ("issues/{number}",),
+        (),
+        (),
+        True,
+    )
+    assert gaps([new, posted]) == [
+        f"{new.label}: no factory for 'widgets/{{widget_id}}': add KINDS['widgets/{{widget_id}}'] "
+        "= Kind(make, missing) making such an object in a given project (or EXEMPT[...] with "
+        "the reason it belongs to no project or user)",
+        f"{posted.label}: needs a body: add BODIES[{posted.label!r}] (a valid one)",
+    ]
+
+
+@SQLITE
+def test_no_route_reaches_another_projects_object_by_id(world: World) -> None:
+    ops = covered(operations(world.client.app))  # type: ignore[arg-type]
+    failures = [f for op in ops for f in check(world, op)]
+    assert not failures, "\n".join(failures)
