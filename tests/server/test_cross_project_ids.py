@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 
 from platform_sdk.core.access import Actor
 from platform_sdk.core.db import Base
@@ -41,7 +41,7 @@ from platform_sdk.git.mr_schemas import MergeRequestCreate
 from platform_sdk.git.repos import git_env, repo_path
 from platform_sdk.git.services import merge_requests as mr_svc
 from platform_sdk.git.services import mr_discussion
-from platform_sdk.identity.models import ApiToken, User, UserKind
+from platform_sdk.identity.models import User, UserKind
 from platform_sdk.identity.schemas import ApiTokenCreate, BindingCreate, DelegationCreate
 from platform_sdk.identity.services import bindings as binding_svc
 from platform_sdk.identity.services import delegations as delegation_svc
