@@ -335,10 +335,18 @@ KINDS: dict[str, Kind] = {
     "sessions/{session_id}": Kind(_session, "no-such-session"),
 }
 
+# Query parameters that name an object (``?project=`` on lists and secrets, ``?rule=``).
+REFS: dict[str, Kind] = {
+    "project": Kind(lambda w, s, ids: s.project, "nobody/nothing"),
+    "rule": Kind(_rule, NO_UUID),
+}
+
 # Id parameters (or single operations) that name no object of a project or of another user.
 EXEMPT: dict[str, str] = {
     "roles/{name}": "roles are one global catalogue: every signed-in user may read them, "
     "only a global admin:roles holder may change them (tests/identity/test_roles.py)",
+    "GET /api/audit ?project": "the audit log needs admin:config globally, whose holder reads "
+    "every project: no project-scoped reader exists to cross over",
     "PUT /api/secrets/{name}": "PUT sets the name in the project given by ?project=, "
     "creating it there; it never addresses another project's secret",
 }
@@ -355,14 +363,14 @@ BODIES: dict[str, Any] = {
         "url": "https://93.184.216.35/elsewhere"
     },
     "PATCH /api/users/{username}": {"display_name": "renamed"},
+    "PUT /api/secrets/{name}": {"value": "overwritten"},
     "PATCH /api/observe/alerts/rules/{rule_id}": {"description": "changed"},
 }
 QUERIES: dict[str, dict[str, str]] = {
     "GET /api/projects/{owner}/{name}/pipelines/{number}/logs": {"step": "a"},
     "GET /api/projects/{owner}/{name}/pipelines/{number}/artifacts/download": {"name": "out.txt"},
+    "GET /api/observe/metrics/query": {"name": "http.requests"},
 }
-# A stream never ends by design: only its opening answer is read (404 comes before streaming).
-STREAMS = {"GET /api/projects/{owner}/{name}/pipelines/{number}/events"}
 
 
 # -- the route table --------------------------------------------------------------------------
@@ -375,14 +383,28 @@ class Operation:
     query: tuple[str, ...]  # query parameters
     required_query: tuple[str, ...]
     needs_body: bool
+    refs: tuple[str, ...] = ()  # query parameters naming an object (?project=, ?rule=)
+    streams: bool = False  # Server-Sent Events: only the opening answer is read
 
     @property
     def label(self) -> str:
         return f"{self.method} {self.path}"
 
 
+def _names_an_object(param: dict[str, Any]) -> bool:
+    """A query parameter that names an object: ``project`` (owner/name or id) or a UUID."""
+    schema = param.get("schema", {})
+    formats = {schema.get("format"), *(s.get("format") for s in schema.get("anyOf", []))}
+    return param["name"] == "project" or "uuid" in formats
+
+
+def _streams(op: dict[str, Any]) -> bool:
+    content = op.get("responses", {}).get("200", {}).get("content", {})
+    return "text/event-stream" in content
+
+
 def operations(app: FastAPI) -> list[Operation]:
-    """Every operation of ``/openapi.json`` whose path takes an object id."""
+    """Every operation of ``/openapi.json`` that takes an object id in its path or query."""
     found = []
     for path, item in app.openapi()["paths"].items():
         for method, op in item.items():
@@ -390,13 +412,14 @@ def operations(app: FastAPI) -> list[Operation]:
             in_path = [p["name"] for p in params if p["in"] == "path"]
             in_project = path == PROJECT_ROOT or path.startswith(PROJECT_ROOT + "/")
             ids = tuple(n for n in in_path if not (in_project and n in PROJECT_PARAMS))
-            if not ids:
+            query = [p for p in params if p["in"] == "query"]
+            refs = tuple(p["name"] for p in query if _names_an_object(p))
+            if not ids and not refs:
                 continue
             keys = tuple(
                 re.search(rf"([^/]+)/\{{{n}\}}", path).group(0)  # type: ignore[union-attr]
                 for n in ids
             )
-            query = [p for p in params if p["in"] == "query"]
             found.append(
                 Operation(
                     method=method.upper(),
@@ -406,25 +429,46 @@ def operations(app: FastAPI) -> list[Operation]:
                     query=tuple(p["name"] for p in query),
                     required_query=tuple(p["name"] for p in query if p.get("required")),
                     needs_body=bool(op.get("requestBody", {}).get("required")),
+                    refs=refs,
+                    streams=_streams(op),
                 )
             )
     return found
+
+
+def by_path_id(ops: list[Operation]) -> list[Operation]:
+    """The operations the path-id check calls (an id in the path, nothing exempt)."""
+    return [
+        o for o in ops if o.ids and o.label not in EXEMPT and not any(k in EXEMPT for k in o.keys)
+    ]
+
+
+def by_query_ref(ops: list[Operation]) -> list[Operation]:
+    """The operations the query check calls (``?project=``, ``?rule=`` …)."""
+    return [o for o in ops if refs(o)]
+
+
+def refs(op: Operation) -> list[str]:
+    return [r for r in op.refs if f"{op.label} ?{r}" not in EXEMPT]
 
 
 def gaps(ops: list[Operation]) -> list[str]:
     """What the registries lack for ``ops``: each line says what to add."""
     out = []
     for op in ops:
-        if op.label in EXEMPT:
-            continue
         for key in op.keys:
-            if key not in KINDS and key not in EXEMPT:
+            if key not in KINDS and key not in EXEMPT and op.label not in EXEMPT:
                 out.append(
                     f"{op.label}: no factory for {key!r}: add KINDS[{key!r}] = Kind(make, missing) "
                     "making such an object in a given project (or EXEMPT[...] with the reason "
                     "it belongs to no project or user)"
                 )
-        if any(k in EXEMPT for k in op.keys):
+        for ref in refs(op):
+            if ref not in REFS:
+                out.append(
+                    f"{op.label}: no factory for ?{ref}=: add REFS[{ref!r}] = Kind(make, missing)"
+                )
+        if op not in by_path_id([op]) and op not in by_query_ref([op]):
             continue
         if op.needs_body and op.label not in BODIES:
             out.append(f"{op.label}: needs a body: add BODIES[{op.label!r}] (a valid one)")
@@ -432,10 +476,6 @@ def gaps(ops: list[Operation]) -> list[str]:
         if missing_q:
             out.append(f"{op.label}: add QUERIES[{op.label!r}] with {missing_q}")
     return out
-
-
-def covered(ops: list[Operation]) -> list[Operation]:
-    return [o for o in ops if o.label not in EXEMPT and not any(k in EXEMPT for k in o.keys)]
 
 
 # -- calling and comparing --------------------------------------------------------------------
@@ -487,16 +527,20 @@ class Answer:
         return f"{self.status} {self.code} {self.message!r}".rstrip()
 
 
-def request(w: World, op: Operation, side: Side, ids: Ids) -> Answer:
-    """The status and error of ``op`` called as alice (with ``?project=`` A's)."""
+def request(
+    w: World, op: Operation, side: Side, ids: Ids, refs: dict[str, str] | None = None
+) -> Answer:
+    """``op`` called as alice through ``side``'s project path (``?project=`` too unless
+    ``refs`` says otherwise): the status and the error."""
     params = dict(QUERIES.get(op.label, {}))
     if "project" in op.query:
         params["project"] = side.project
+    params.update(refs or {})
     kwargs: dict[str, Any] = {"params": params, "headers": w.headers}
     if op.label in BODIES:
         kwargs["json"] = BODIES[op.label]
     target = url(op, side, ids)
-    if op.label in STREAMS:
+    if op.streams:  # a stream never ends by design; its 404 comes before streaming
         with w.client.stream(op.method, target, **kwargs) as response:
             status = response.status_code
             body = response.read() if status != 200 else b""
@@ -516,8 +560,42 @@ def build(w: World, op: Operation, side: Side) -> Ids:
     return ids
 
 
-def check(w: World, op: Operation) -> list[str]:
-    """The failures of one operation (empty when it holds)."""
+def compare(
+    w: World,
+    op: Operation,
+    what: str,
+    crossed: tuple[Ids, dict[str, str]],
+    missing: tuple[Ids, dict[str, str]],
+) -> list[str]:
+    """With B's object (``crossed``: path ids, query refs) ``op`` must answer 404 exactly as
+    with a missing one, and change nothing."""
+    before = snapshot(w)
+    got = request(w, op, w.alice, *crossed)
+    after = snapshot(w)
+    absent = request(w, op, w.alice, *missing)
+    failures = []
+    if got.status != 404 or got != absent:
+        failures.append(
+            f"{op.label} [{what}] as alice answered {got}; a missing id answers {absent}: "
+            "want 404 for both"
+        )
+    if changed(before, after):
+        failures.append(f"{op.label} [{what}] changed {changed(before, after)}")
+    return failures
+
+
+def reaches(op: Operation, control: Answer) -> list[str]:
+    """The control call with alice's own object must get past the lookup."""
+    if control.status in (404, 422) or control.status >= 500:
+        return [
+            f"{op.label}: with alice's own object it answered {control}: the request does not "
+            "reach the object, so its 404 proves nothing (fix BODIES/QUERIES or the factory)"
+        ]
+    return []
+
+
+def check_path_ids(w: World, op: Operation) -> list[str]:
+    """B's ids through A's path (or alone): each id position in turn, the ones before it A's."""
     failures = []
     mine, theirs = build(w, op, w.alice), build(w, op, w.bob)
     for k in range(len(op.ids)):  # ids[:k] alice's own, ids[k:] bob's
@@ -526,22 +604,23 @@ def check(w: World, op: Operation) -> list[str]:
             n: (mine[n] if i < k else KINDS[op.keys[i]].missing) for i, n in enumerate(op.ids)
         }
         what = ", ".join(f"{n}={'A' if i < k else 'B'}" for i, n in enumerate(op.ids))
-        before = snapshot(w)
-        got = request(w, op, w.alice, crossed)
-        after = snapshot(w)
-        absent = request(w, op, w.alice, missing)
-        if got.status != 404 or got != absent:
-            failures.append(
-                f"{op.label} [{what}] as alice answered {got}; a missing id answers {absent}: "
-                "want 404 for both"
-            )
-        if changed(before, after):
-            failures.append(f"{op.label} [{what}] changed {changed(before, after)}")
-    control = request(w, op, w.alice, mine)
-    if control.status in (404, 422) or control.status >= 500:
-        failures.append(
-            f"{op.label}: with alice's own object it answered {control}: the request does not "
-            "reach the object, so its 404 proves nothing (fix BODIES/QUERIES or the factory)"
+        failures += compare(w, op, what, (crossed, {}), (missing, {}))
+    return failures + reaches(op, request(w, op, w.alice, mine))
+
+
+def check_query_refs(w: World, op: Operation) -> list[str]:
+    """B's object in each query parameter that names one (path ids: A's under a project path,
+    else B's, so the query alone is what is crossed)."""
+    failures = []
+    in_project = op.path.startswith(PROJECT_ROOT)
+    for ref in refs(op):
+        ids = build(w, op, w.alice if in_project else w.bob)
+        theirs = {ref: REFS[ref].make(w, w.bob, ids)}
+        missing = {ref: REFS[ref].missing}
+        failures += compare(w, op, f"?{ref}=B", (ids, theirs), (ids, missing))
+        mine = build(w, op, w.alice)
+        failures += reaches(
+            op, request(w, op, w.alice, mine, {ref: REFS[ref].make(w, w.alice, mine)})
         )
     return failures
 
@@ -555,7 +634,8 @@ def test_the_route_table_is_found_and_every_id_parameter_has_a_factory(world: Wo
     assert "PATCH /api/projects/{owner}/{name}/comments/{comment_id}" in labels
     assert "PATCH /api/projects/{owner}/{name}/webhooks/{webhook_id}" in labels
     assert "DELETE /api/tokens/{token_id}" in labels
-    assert len(covered(ops)) > 50
+    assert len(by_path_id(ops)) > 50
+    assert len(by_query_ref(ops)) > 5
     assert not gaps(ops), "\n".join(gaps(ops))
 
 
@@ -588,6 +668,13 @@ def test_a_route_without_a_factory_is_reported() -> None:
 
 @SQLITE
 def test_no_route_reaches_another_projects_object_by_id(world: World) -> None:
-    ops = covered(operations(world.client.app))  # type: ignore[arg-type]
-    failures = [f for op in ops for f in check(world, op)]
+    ops = operations(world.client.app)  # type: ignore[arg-type]
+    failures = [f for op in by_path_id(ops) for f in check_path_ids(world, op)]
+    assert not failures, "\n".join(failures)
+
+
+@SQLITE
+def test_no_query_parameter_reaches_another_projects_object(world: World) -> None:
+    ops = operations(world.client.app)  # type: ignore[arg-type]
+    failures = [f for op in by_query_ref(ops) for f in check_query_refs(world, op)]
     assert not failures, "\n".join(failures)
