@@ -1,24 +1,27 @@
 """No route reaches another project's object by id: generated from the route table.
 
-Alice owns project ``alice/a`` (its admin) and has no role on ``bob/b``. For every operation in
-``/openapi.json`` whose path takes an object id (``{comment_id}``, ``{webhook_id}``,
-``{number}``, ``{token_id}`` …), the test creates the object in B (owned by bob) and calls the
-operation as alice:
+Alice owns project ``alice/a`` (its admin) and has no role on ``bob/b``. Every operation in
+``/openapi.json`` that names an object is called as alice with bob's object from B:
 
-- through A's path (``/api/projects/alice/a/…``) when the path has a project, with every
-  id from B — and, when the path takes several ids, with the leading ones from A and the rest
-  from B (A's webhook with B's delivery);
-- with the id alone (``/api/tokens/{id}``, ``/api/observe/alerts/rules/{id}``, …) otherwise.
+- **path ids** (``{comment_id}``, ``{webhook_id}``, ``{number}``, ``{token_id}`` …): through
+  A's path (``/api/projects/alice/a/…``) when the path has a project, with every id from B and,
+  when it takes several, with the leading ones from A and the rest from B (A's webhook with B's
+  delivery); with the id alone (``/api/tokens/{id}``, ``/api/observe/alerts/rules/{id}``)
+  otherwise;
+- **query parameters** naming an object (``?project=``, any UUID such as ``?rule=``);
+- **body fields** naming one (``{"project": "bob/b"}`` on tokens, bindings, delegations, rules).
 
 Each call must answer 404, exactly as it answers for an id that does not exist, and change
 nothing at all (every table, both repositories' refs). A control call with A's own object of
 the same kind must reach it (neither 404 nor 422), which proves the body and query sent are
 valid, so the 404 comes from the ownership check and not from the request's shape.
 
-:data:`KINDS` maps each id parameter (by the path segment before it, e.g. ``comments/{comment_id}``)
-to a factory that makes such an object in a given project. A new route whose id parameter is
-not in :data:`KINDS` (or :data:`EXEMPT`, with a reason) fails the test, naming the factory to
-add; so does a route needing a body or query value that :data:`BODIES`/:data:`QUERIES` lack.
+:data:`KINDS` maps each path id (by the segment before it, e.g. ``comments/{comment_id}``) and
+:data:`REFS` each query/body name to a factory that makes such an object in a given project. A
+new route whose id is in neither (nor in :data:`EXEMPT`, with a reason) fails the test, naming
+the factory to add; so does a route needing a body or query value that :data:`BODIES` or
+:data:`QUERIES` lack. Routes outside ``/openapi.json`` (git smart HTTP and LFS, the dashboards)
+are not covered here.
 """
 
 from __future__ import annotations
@@ -136,6 +139,7 @@ def world(platform: Platform, people: People) -> World:
                 next_pipeline_number=B_NUMBERS,
             )
         )
+    people.user("carol")  # named in BODIES
     app: FastAPI = create_app(platform)
     app.state.platform = platform  # no lifespan: no worker sends, runs or evaluates anything
     return World(
@@ -364,6 +368,11 @@ BODIES: dict[str, Any] = {
     },
     "PATCH /api/users/{username}": {"display_name": "renamed"},
     "PUT /api/secrets/{name}": {"value": "overwritten"},
+    # creations whose "project" field the body check sets (carol: a user with no role)
+    "POST /api/tokens": {"name": "bounded"},
+    "POST /api/bindings": {"user": "carol", "role": "viewer"},
+    "POST /api/delegations": {"grantee": "carol", "permission": "project:read"},
+    "POST /api/observe/alerts/rules": {"name": "errors", "kind": "log", "level": "error"},
     "PATCH /api/observe/alerts/rules/{rule_id}": {"description": "changed"},
 }
 QUERIES: dict[str, dict[str, str]] = {
@@ -384,6 +393,7 @@ class Operation:
     required_query: tuple[str, ...]
     needs_body: bool
     refs: tuple[str, ...] = ()  # query parameters naming an object (?project=, ?rule=)
+    body_refs: tuple[str, ...] = ()  # body fields naming one ({"project": …})
     streams: bool = False  # Server-Sent Events: only the opening answer is read
 
     @property
@@ -391,11 +401,23 @@ class Operation:
         return f"{self.method} {self.path}"
 
 
-def _names_an_object(param: dict[str, Any]) -> bool:
-    """A query parameter that names an object: ``project`` (owner/name or id) or a UUID."""
-    schema = param.get("schema", {})
+def _names_an_object(name: str, schema: dict[str, Any]) -> bool:
+    """A parameter or body field that names an object: ``project`` (owner/name or id) or a
+    UUID."""
     formats = {schema.get("format"), *(s.get("format") for s in schema.get("anyOf", []))}
-    return param["name"] == "project" or "uuid" in formats
+    return name == "project" or "uuid" in formats
+
+
+def _body_fields(spec: dict[str, Any], op: dict[str, Any]) -> dict[str, Any]:
+    """The JSON body's properties (``$ref`` resolved, ``X | None`` unwrapped)."""
+    content = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+    schema = content.get("schema", {})
+    for option in [schema, *schema.get("anyOf", [])]:
+        if "$ref" in option:
+            option = spec["components"]["schemas"][option["$ref"].rsplit("/", 1)[-1]]
+        if option.get("properties"):
+            return dict(option["properties"])
+    return {}
 
 
 def _streams(op: dict[str, Any]) -> bool:
@@ -406,15 +428,18 @@ def _streams(op: dict[str, Any]) -> bool:
 def operations(app: FastAPI) -> list[Operation]:
     """Every operation of ``/openapi.json`` that takes an object id in its path or query."""
     found = []
-    for path, item in app.openapi()["paths"].items():
+    spec = app.openapi()
+    for path, item in spec["paths"].items():
         for method, op in item.items():
             params = op.get("parameters", [])
             in_path = [p["name"] for p in params if p["in"] == "path"]
             in_project = path == PROJECT_ROOT or path.startswith(PROJECT_ROOT + "/")
             ids = tuple(n for n in in_path if not (in_project and n in PROJECT_PARAMS))
             query = [p for p in params if p["in"] == "query"]
-            refs = tuple(p["name"] for p in query if _names_an_object(p))
-            if not ids and not refs:
+            refs = tuple(p["name"] for p in query if _names_an_object(p["name"], p["schema"]))
+            fields = _body_fields(spec, op)
+            body_refs = tuple(n for n, sch in fields.items() if _names_an_object(n, sch))
+            if not ids and not refs and not body_refs:
                 continue
             keys = tuple(
                 re.search(rf"([^/]+)/\{{{n}\}}", path).group(0)  # type: ignore[union-attr]
@@ -430,6 +455,7 @@ def operations(app: FastAPI) -> list[Operation]:
                     required_query=tuple(p["name"] for p in query if p.get("required")),
                     needs_body=bool(op.get("requestBody", {}).get("required")),
                     refs=refs,
+                    body_refs=body_refs,
                     streams=_streams(op),
                 )
             )
@@ -452,6 +478,15 @@ def refs(op: Operation) -> list[str]:
     return [r for r in op.refs if f"{op.label} ?{r}" not in EXEMPT]
 
 
+def by_body_ref(ops: list[Operation]) -> list[Operation]:
+    """The operations the body check calls (``{"project": …}`` …)."""
+    return [o for o in ops if body_refs(o)]
+
+
+def body_refs(op: Operation) -> list[str]:
+    return [r for r in op.body_refs if f"{op.label} .{r}" not in EXEMPT]
+
+
 def gaps(ops: list[Operation]) -> list[str]:
     """What the registries lack for ``ops``: each line says what to add."""
     out = []
@@ -463,12 +498,12 @@ def gaps(ops: list[Operation]) -> list[str]:
                     "making such an object in a given project (or EXEMPT[...] with the reason "
                     "it belongs to no project or user)"
                 )
-        for ref in refs(op):
+        for ref in refs(op) + body_refs(op):
             if ref not in REFS:
                 out.append(
-                    f"{op.label}: no factory for ?{ref}=: add REFS[{ref!r}] = Kind(make, missing)"
+                    f"{op.label}: no factory for {ref!r}: add REFS[{ref!r}] = Kind(make, missing)"
                 )
-        if op not in by_path_id([op]) and op not in by_query_ref([op]):
+        if not (by_path_id([op]) or by_query_ref([op]) or by_body_ref([op])):
             continue
         if op.needs_body and op.label not in BODIES:
             out.append(f"{op.label}: needs a body: add BODIES[{op.label!r}] (a valid one)")
@@ -528,17 +563,22 @@ class Answer:
 
 
 def request(
-    w: World, op: Operation, side: Side, ids: Ids, refs: dict[str, str] | None = None
+    w: World,
+    op: Operation,
+    side: Side,
+    ids: Ids,
+    refs: dict[str, str] | None = None,
+    fields: dict[str, str] | None = None,
 ) -> Answer:
     """``op`` called as alice through ``side``'s project path (``?project=`` too unless
-    ``refs`` says otherwise): the status and the error."""
+    ``refs`` says otherwise; body ``fields`` over BODIES): the status and the error."""
     params = dict(QUERIES.get(op.label, {}))
     if "project" in op.query:
         params["project"] = side.project
     params.update(refs or {})
     kwargs: dict[str, Any] = {"params": params, "headers": w.headers}
     if op.label in BODIES:
-        kwargs["json"] = BODIES[op.label]
+        kwargs["json"] = {**BODIES[op.label], **(fields or {})}
     target = url(op, side, ids)
     if op.streams:  # a stream never ends by design; its 404 comes before streaming
         with w.client.stream(op.method, target, **kwargs) as response:
@@ -564,8 +604,8 @@ def compare(
     w: World,
     op: Operation,
     what: str,
-    crossed: tuple[Ids, dict[str, str]],
-    missing: tuple[Ids, dict[str, str]],
+    crossed: tuple[Ids, dict[str, str], dict[str, str]],
+    missing: tuple[Ids, dict[str, str], dict[str, str]],
 ) -> list[str]:
     """With B's object (``crossed``: path ids, query refs) ``op`` must answer 404 exactly as
     with a missing one, and change nothing."""
@@ -604,7 +644,7 @@ def check_path_ids(w: World, op: Operation) -> list[str]:
             n: (mine[n] if i < k else KINDS[op.keys[i]].missing) for i, n in enumerate(op.ids)
         }
         what = ", ".join(f"{n}={'A' if i < k else 'B'}" for i, n in enumerate(op.ids))
-        failures += compare(w, op, what, (crossed, {}), (missing, {}))
+        failures += compare(w, op, what, (crossed, {}, {}), (missing, {}, {}))
     return failures + reaches(op, request(w, op, w.alice, mine))
 
 
@@ -617,11 +657,26 @@ def check_query_refs(w: World, op: Operation) -> list[str]:
         ids = build(w, op, w.alice if in_project else w.bob)
         theirs = {ref: REFS[ref].make(w, w.bob, ids)}
         missing = {ref: REFS[ref].missing}
-        failures += compare(w, op, f"?{ref}=B", (ids, theirs), (ids, missing))
+        failures += compare(w, op, f"?{ref}=B", (ids, theirs, {}), (ids, missing, {}))
         mine = build(w, op, w.alice)
         failures += reaches(
             op, request(w, op, w.alice, mine, {ref: REFS[ref].make(w, w.alice, mine)})
         )
+    return failures
+
+
+def check_body_refs(w: World, op: Operation) -> list[str]:
+    """B's object in each body field that names one (``{"project": "bob/b"}``)."""
+    failures = []
+    in_project = op.path.startswith(PROJECT_ROOT)
+    for ref in body_refs(op):
+        ids = build(w, op, w.alice if in_project else w.bob)
+        theirs = {ref: REFS[ref].make(w, w.bob, ids)}
+        missing = {ref: REFS[ref].missing}
+        failures += compare(w, op, f".{ref}=B", (ids, {}, theirs), (ids, {}, missing))
+        mine = build(w, op, w.alice)
+        own = {ref: REFS[ref].make(w, w.alice, mine)}
+        failures += reaches(op, request(w, op, w.alice, mine, {}, own))
     return failures
 
 
@@ -636,6 +691,7 @@ def test_the_route_table_is_found_and_every_id_parameter_has_a_factory(world: Wo
     assert "DELETE /api/tokens/{token_id}" in labels
     assert len(by_path_id(ops)) > 50
     assert len(by_query_ref(ops)) > 5
+    assert len(by_body_ref(ops)) >= 4
     assert not gaps(ops), "\n".join(gaps(ops))
 
 
@@ -677,4 +733,11 @@ def test_no_route_reaches_another_projects_object_by_id(world: World) -> None:
 def test_no_query_parameter_reaches_another_projects_object(world: World) -> None:
     ops = operations(world.client.app)  # type: ignore[arg-type]
     failures = [f for op in by_query_ref(ops) for f in check_query_refs(world, op)]
+    assert not failures, "\n".join(failures)
+
+
+@SQLITE
+def test_no_body_field_reaches_another_projects_object(world: World) -> None:
+    ops = operations(world.client.app)  # type: ignore[arg-type]
+    failures = [f for op in by_body_ref(ops) for f in check_body_refs(world, op)]
     assert not failures, "\n".join(failures)
