@@ -28,17 +28,21 @@ from __future__ import annotations
 
 import re
 import subprocess
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from sqlalchemy import select
 
+from platform_sdk.config import load_settings
 from platform_sdk.core.db import Base
 from platform_sdk.git.repos import git_env
+from platform_sdk.projects.issue_schemas import CommentCreate
 from platform_sdk.sdk import Platform
+from platform_sdk.server.app import create_app
 from tests.plugins.platforms import People
 from tests.server.crossworld import (
     BODIES,
@@ -57,6 +61,7 @@ from tests.server.crossworld import (
 # SQLite only: ownership checks are plain SQL, the same on both backends (the suite runs the
 # services on PostgreSQL elsewhere), and one backend keeps this under a minute.
 SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+KIT = "tests/server/crossworld.py"
 
 
 @pytest.fixture
@@ -177,13 +182,14 @@ def gaps(ops: list[Operation]) -> list[str]:
             if key not in KINDS and key not in EXEMPT and op.label not in EXEMPT:
                 out.append(
                     f"{op.label}: no factory for {key!r}: add KINDS[{key!r}] = Kind(make, missing) "
-                    "making such an object in a given project (or EXEMPT[...] with the reason "
-                    "it belongs to no project or user)"
+                    f"in {KIT}, making such an object in a given project (or EXEMPT[...] with "
+                    "the reason it belongs to no project or user)"
                 )
         for ref in refs(op) + body_refs(op):
             if ref not in REFS:
                 out.append(
-                    f"{op.label}: no factory for {ref!r}: add REFS[{ref!r}] = Kind(make, missing)"
+                    f"{op.label}: no factory for {ref!r}: add REFS[{ref!r}] = Kind(make, missing) "
+                    f"in {KIT}"
                 )
         if not (by_path_id([op]) or by_query_ref([op]) or by_body_ref([op])):
             continue
@@ -375,30 +381,29 @@ def test_the_route_table_is_found_and_every_id_parameter_has_a_factory(world: Wo
     assert not gaps(ops), "\n".join(gaps(ops))
 
 
-def test_a_route_without_a_factory_is_reported() -> None:
-    new = Operation(
-        "GET",
-        "/api/projects/{owner}/{name}/widgets/{widget_id}",
-        ("widget_id",),
-        ("widgets/{widget_id}",),
-        (),
-        (),
-        False,
-    )
-    posted = Operation(
-        "POST",
-        "/api/projects/{owner}/{name}/issues/{number}/labels",
-        ("number",),
-        ("issues/{number}",),
-        (),
-        (),
-        True,
-    )
-    assert gaps([new, posted]) == [
-        f"{new.label}: no factory for 'widgets/{{widget_id}}': add KINDS['widgets/{{widget_id}}'] "
-        "= Kind(make, missing) making such an object in a given project (or EXEMPT[...] with "
-        "the reason it belongs to no project or user)",
-        f"{posted.label}: needs a body: add BODIES[{posted.label!r}] (a valid one)",
+def test_a_new_route_is_picked_up_and_fails_until_it_has_a_factory(tmp_path: Path) -> None:
+    app = create_app(settings=load_settings(data_dir=tmp_path / "data"))
+    router = APIRouter()
+
+    @router.get("/api/projects/{owner}/{name}/widgets/{widget_id}")
+    def get_widget(owner: str, name: str, widget_id: uuid.UUID) -> None: ...
+
+    @router.post("/api/projects/{owner}/{name}/issues/{number}/labels")
+    def label_issue(owner: str, name: str, number: int, body: CommentCreate) -> None: ...
+
+    @router.get("/api/gadgets")
+    def list_gadgets(owner: uuid.UUID | None = None) -> None: ...
+
+    app.include_router(router)
+    assert gaps(operations(app)) == [
+        "GET /api/projects/{owner}/{name}/widgets/{widget_id}: no factory for "
+        "'widgets/{widget_id}': add KINDS['widgets/{widget_id}'] = Kind(make, missing) in "
+        "tests/server/crossworld.py, making such an object in a given project (or EXEMPT[...] "
+        "with the reason it belongs to no project or user)",
+        "POST /api/projects/{owner}/{name}/issues/{number}/labels: needs a body: add "
+        "BODIES['POST /api/projects/{owner}/{name}/issues/{number}/labels'] (a valid one)",
+        "GET /api/gadgets: no factory for 'owner': add REFS['owner'] = Kind(make, missing) in "
+        "tests/server/crossworld.py",
     ]
 
 
