@@ -58,9 +58,6 @@ from tests.server.crossworld import (
     make_world,
 )
 
-# SQLite only: ownership checks are plain SQL, the same on both backends (the suite runs the
-# services on PostgreSQL elsewhere), and one backend keeps this under a minute.
-SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 KIT = "tests/server/crossworld.py"
 
 
@@ -367,9 +364,8 @@ def check_body_refs(w: World, op: Operation) -> list[str]:
 
 
 # -- the tests --------------------------------------------------------------------------------
-@SQLITE
-def test_the_route_table_is_found_and_every_id_parameter_has_a_factory(world: World) -> None:
-    ops = operations(world.client.app)  # type: ignore[arg-type]
+def test_the_route_table_is_found_and_every_id_parameter_has_a_factory(tmp_path: Path) -> None:
+    ops = operations(create_app(settings=load_settings(data_dir=tmp_path / "data")))
     labels = {o.label for o in ops}
     # the two holes the issue found, and one of each family, are in the table
     assert "PATCH /api/projects/{owner}/{name}/comments/{comment_id}" in labels
@@ -407,21 +403,18 @@ def test_a_new_route_is_picked_up_and_fails_until_it_has_a_factory(tmp_path: Pat
     ]
 
 
-@SQLITE
 def test_no_route_reaches_another_projects_object_by_id(world: World) -> None:
     ops = operations(world.client.app)  # type: ignore[arg-type]
     failures = [f for op in by_path_id(ops) for f in check_path_ids(world, op)]
     assert not failures, "\n".join(failures)
 
 
-@SQLITE
 def test_no_query_parameter_reaches_another_projects_object(world: World) -> None:
     ops = operations(world.client.app)  # type: ignore[arg-type]
     failures = [f for op in by_query_ref(ops) for f in check_query_refs(world, op)]
     assert not failures, "\n".join(failures)
 
 
-@SQLITE
 def test_no_body_field_reaches_another_projects_object(world: World) -> None:
     ops = operations(world.client.app)  # type: ignore[arg-type]
     failures = [f for op in by_body_ref(ops) for f in check_body_refs(world, op)]
