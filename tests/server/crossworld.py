@@ -83,12 +83,9 @@ class World:
     headers: dict[str, str]  # alice's token
     serial: int = 0
 
-    def next(self) -> int:
-        self.serial += 1
-        return self.serial
-
     def unique(self, stem: str) -> str:
-        return f"{stem}{self.next()}"
+        self.serial += 1
+        return f"{stem}{self.serial}"
 
     def call(self, fn: Callable[..., Any], actor: Actor, **kwargs: Any) -> Any:
         with self.platform.session() as db:
@@ -148,17 +145,20 @@ def _merge_request(w: World, s: Side, ids: Ids) -> str:
     return str(out.number)
 
 
-def _comment(w: World, s: Side, ids: Ids) -> str:
-    """An issue comment on even calls, a merge request comment on odd ones (same table)."""
+def _issue_comment(w: World, s: Side, ids: Ids) -> str:
+    number = int(_issue(w, s, ids))
     body = CommentCreate(body="original")
-    if w.next() % 2:
-        number = int(_merge_request(w, s, ids))
-        out = w.call(
-            mr_discussion.create_mr_comment, s.actor, project=s.project, number=number, body=body
-        )
-    else:
-        number = int(_issue(w, s, ids))
-        out = w.call(issue_svc.create_comment, s.actor, project=s.project, number=number, body=body)
+    out = w.call(issue_svc.create_comment, s.actor, project=s.project, number=number, body=body)
+    return str(out.id)
+
+
+def _mr_comment(w: World, s: Side, ids: Ids) -> str:
+    """A merge request comment (the same table as issue comments, edited by the same route)."""
+    number = int(_merge_request(w, s, ids))
+    body = CommentCreate(body="original")
+    out = w.call(
+        mr_discussion.create_mr_comment, s.actor, project=s.project, number=number, body=body
+    )
     return str(out.id)
 
 
@@ -293,13 +293,18 @@ def _session(w: World, s: Side, ids: Ids) -> str:
 class Kind:
     make: Callable[[World, Side, Ids], str]
     missing: str  # a well-formed id that names nothing
+    also: tuple[Callable[[World, Side, Ids], str], ...] = ()  # other objects the id may name
+
+    @property
+    def factories(self) -> tuple[Callable[[World, Side, Ids], str], ...]:
+        return (self.make, *self.also)
 
 
 NO_UUID = str(uuid.UUID(int=1))
 KINDS: dict[str, Kind] = {
     # under /api/projects/{owner}/{name}/
     "issues/{number}": Kind(_issue, "999999"),
-    "comments/{comment_id}": Kind(_comment, NO_UUID),
+    "comments/{comment_id}": Kind(_issue_comment, NO_UUID, also=(_mr_comment,)),
     "commits/{sha}": Kind(_commit, "0" * 40),
     "merge_requests/{number}": Kind(_merge_request, "999999"),
     "pipelines/{number}": Kind(_run, "999999"),

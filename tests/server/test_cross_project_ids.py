@@ -276,11 +276,22 @@ def request(
     return Answer(status, str(error.get("code", "")), str(error.get("message", "")))
 
 
-def build(w: World, op: Operation, side: Side) -> Ids:
+def build(w: World, op: Operation, side: Side, variant: int = 0) -> Ids:
+    """One object of each path id's kind in ``side``'s project (its ``variant``-th factory)."""
     ids: Ids = {}
     for name, key in zip(op.ids, op.keys, strict=True):
-        ids[name] = KINDS[key].make(w, side, ids)
+        factories = KINDS[key].factories
+        ids[name] = factories[min(variant, len(factories) - 1)](w, side, ids)
     return ids
+
+
+def _made_by(op: Operation, variant: int) -> list[str]:
+    factories = [KINDS[key].factories for key in op.keys]
+    return [f[min(variant, len(f) - 1)].__name__.strip("_") for f in factories]
+
+
+def variants(op: Operation) -> int:
+    return max(len(KINDS[key].factories) for key in op.keys)
 
 
 def compare(
@@ -320,15 +331,19 @@ def reaches(op: Operation, control: Answer) -> list[str]:
 def check_path_ids(w: World, op: Operation) -> list[str]:
     """B's ids through A's path (or alone): each id position in turn, the ones before it A's."""
     failures = []
-    mine, theirs = build(w, op, w.alice), build(w, op, w.bob)
-    for k in range(len(op.ids)):  # ids[:k] alice's own, ids[k:] bob's
-        crossed = {n: (mine if i < k else theirs)[n] for i, n in enumerate(op.ids)}
-        missing = {
-            n: (mine[n] if i < k else KINDS[op.keys[i]].missing) for i, n in enumerate(op.ids)
-        }
-        what = ", ".join(f"{n}={'A' if i < k else 'B'}" for i, n in enumerate(op.ids))
-        failures += compare(w, op, what, (crossed, {}, {}), (missing, {}, {}))
-    return failures + reaches(op, request(w, op, w.alice, mine))
+    for v in range(variants(op)):  # e.g. an issue comment, then a merge request comment
+        mine, theirs = build(w, op, w.alice, v), build(w, op, w.bob, v)
+        for k in range(len(op.ids)):  # ids[:k] alice's own, ids[k:] bob's
+            crossed = {n: (mine if i < k else theirs)[n] for i, n in enumerate(op.ids)}
+            missing = {
+                n: (mine[n] if i < k else KINDS[op.keys[i]].missing) for i, n in enumerate(op.ids)
+            }
+            what = ", ".join(f"{n}={'A' if i < k else 'B'}" for i, n in enumerate(op.ids))
+            if variants(op) > 1:
+                what += f", {'/'.join(_made_by(op, v))}"
+            failures += compare(w, op, what, (crossed, {}, {}), (missing, {}, {}))
+        failures += reaches(op, request(w, op, w.alice, mine))
+    return failures
 
 
 def check_query_refs(w: World, op: Operation) -> list[str]:
