@@ -110,7 +110,7 @@ def _streams(op: dict[str, Any]) -> bool:
 
 
 def operations(app: FastAPI) -> list[Operation]:
-    """Every operation of ``/openapi.json`` that takes an object id in its path or query."""
+    """Every operation of ``/openapi.json`` that names an object in its path, query or body."""
     found = []
     spec = app.openapi()
     for path, item in spec["paths"].items():
@@ -120,10 +120,10 @@ def operations(app: FastAPI) -> list[Operation]:
             in_project = path == PROJECT_ROOT or path.startswith(PROJECT_ROOT + "/")
             ids = tuple(n for n in in_path if not (in_project and n in PROJECT_PARAMS))
             query = [p for p in params if p["in"] == "query"]
-            refs = tuple(p["name"] for p in query if _names_an_object(p["name"], p["schema"]))
+            in_query = tuple(p["name"] for p in query if _names_an_object(p["name"], p["schema"]))
             fields = _body_fields(spec, op)
-            body_refs = tuple(n for n, sch in fields.items() if _names_an_object(n, sch))
-            if not ids and not refs and not body_refs:
+            in_body = tuple(n for n, sch in fields.items() if _names_an_object(n, sch))
+            if not ids and not in_query and not in_body:
                 continue
             keys = tuple(
                 re.search(rf"([^/]+)/\{{{n}\}}", path).group(0)  # type: ignore[union-attr]
@@ -138,8 +138,8 @@ def operations(app: FastAPI) -> list[Operation]:
                     query=tuple(p["name"] for p in query),
                     required_query=tuple(p["name"] for p in query if p.get("required")),
                     needs_body=bool(op.get("requestBody", {}).get("required")),
-                    refs=refs,
-                    body_refs=body_refs,
+                    refs=in_query,
+                    body_refs=in_body,
                     streams=_streams(op),
                 )
             )
@@ -155,19 +155,21 @@ def by_path_id(ops: list[Operation]) -> list[Operation]:
 
 def by_query_ref(ops: list[Operation]) -> list[Operation]:
     """The operations the query check calls (``?project=``, ``?rule=`` …)."""
-    return [o for o in ops if refs(o)]
+    return [o for o in ops if crossed_query(o)]
 
 
-def refs(op: Operation) -> list[str]:
+def crossed_query(op: Operation) -> list[str]:
+    """The query parameters the query check sets to B's object."""
     return [r for r in op.refs if f"{op.label} ?{r}" not in EXEMPT]
 
 
 def by_body_ref(ops: list[Operation]) -> list[Operation]:
     """The operations the body check calls (``{"project": …}`` …)."""
-    return [o for o in ops if body_refs(o)]
+    return [o for o in ops if crossed_fields(o)]
 
 
-def body_refs(op: Operation) -> list[str]:
+def crossed_fields(op: Operation) -> list[str]:
+    """The body fields the body check sets to B's object."""
     return [r for r in op.body_refs if f"{op.label} .{r}" not in EXEMPT]
 
 
@@ -182,7 +184,7 @@ def gaps(ops: list[Operation]) -> list[str]:
                     f"in {KIT}, making such an object in a given project (or EXEMPT[...] with "
                     "the reason it belongs to no project or user)"
                 )
-        for ref in refs(op) + body_refs(op):
+        for ref in crossed_query(op) + crossed_fields(op):
             if ref not in REFS:
                 out.append(
                     f"{op.label}: no factory for {ref!r}: add REFS[{ref!r}] = Kind(make, missing) "
@@ -250,15 +252,15 @@ def request(
     op: Operation,
     side: Side,
     ids: Ids,
-    refs: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
     fields: dict[str, str] | None = None,
 ) -> Answer:
     """``op`` called as alice through ``side``'s project path (``?project=`` too unless
-    ``refs`` says otherwise; body ``fields`` over BODIES): the status and the error."""
+    ``query`` says otherwise; body ``fields`` over BODIES): the status and the error."""
     params = dict(QUERIES.get(op.label, {}))
     if "project" in op.query:
         params["project"] = side.project
-    params.update(refs or {})
+    params.update(query or {})
     kwargs: dict[str, Any] = {"params": params, "headers": w.headers}
     if op.label in BODIES:
         kwargs["json"] = {**BODIES[op.label], **(fields or {})}
@@ -346,35 +348,26 @@ def check_path_ids(w: World, op: Operation) -> list[str]:
     return failures
 
 
-def check_query_refs(w: World, op: Operation) -> list[str]:
-    """B's object in each query parameter that names one (path ids: A's under a project path,
-    else B's, so the query alone is what is crossed)."""
+def check_refs(w: World, op: Operation, where: str) -> list[str]:
+    """B's object in each query parameter (``where="query"``) or body field (``"body"``) that
+    names one. Path ids are A's under a project path, else B's, so only the reference is
+    crossed (``GET /api/secrets/{B's name}?project=bob/b``)."""
     failures = []
     in_project = op.path.startswith(PROJECT_ROOT)
-    for ref in refs(op):
+    names = crossed_query(op) if where == "query" else crossed_fields(op)
+
+    def call(ids: Ids, ref: str, value: str) -> tuple[Ids, dict[str, str], dict[str, str]]:
+        return (ids, {ref: value}, {}) if where == "query" else (ids, {}, {ref: value})
+
+    for ref in names:
         ids = build(w, op, w.alice if in_project else w.bob)
-        theirs = {ref: REFS[ref].make(w, w.bob, ids)}
-        missing = {ref: REFS[ref].missing}
-        failures += compare(w, op, f"?{ref}=B", (ids, theirs, {}), (ids, missing, {}))
+        theirs = call(ids, ref, REFS[ref].make(w, w.bob, ids))
+        label = f"?{ref}=B" if where == "query" else f'{{"{ref}": B}}'
+        failures += compare(w, op, label, theirs, call(ids, ref, REFS[ref].missing))
         mine = build(w, op, w.alice)
         failures += reaches(
-            op, request(w, op, w.alice, mine, {ref: REFS[ref].make(w, w.alice, mine)})
+            op, request(w, op, w.alice, *call(mine, ref, REFS[ref].make(w, w.alice, mine)))
         )
-    return failures
-
-
-def check_body_refs(w: World, op: Operation) -> list[str]:
-    """B's object in each body field that names one (``{"project": "bob/b"}``)."""
-    failures = []
-    in_project = op.path.startswith(PROJECT_ROOT)
-    for ref in body_refs(op):
-        ids = build(w, op, w.alice if in_project else w.bob)
-        theirs = {ref: REFS[ref].make(w, w.bob, ids)}
-        missing = {ref: REFS[ref].missing}
-        failures += compare(w, op, f".{ref}=B", (ids, {}, theirs), (ids, {}, missing))
-        mine = build(w, op, w.alice)
-        own = {ref: REFS[ref].make(w, w.alice, mine)}
-        failures += reaches(op, request(w, op, w.alice, mine, {}, own))
     return failures
 
 
@@ -426,11 +419,11 @@ def test_no_route_reaches_another_projects_object_by_id(world: World) -> None:
 
 def test_no_query_parameter_reaches_another_projects_object(world: World) -> None:
     ops = operations(world.client.app)  # type: ignore[arg-type]
-    failures = [f for op in by_query_ref(ops) for f in check_query_refs(world, op)]
+    failures = [f for op in by_query_ref(ops) for f in check_refs(world, op, "query")]
     assert not failures, "\n".join(failures)
 
 
 def test_no_body_field_reaches_another_projects_object(world: World) -> None:
     ops = operations(world.client.app)  # type: ignore[arg-type]
-    failures = [f for op in by_body_ref(ops) for f in check_body_refs(world, op)]
+    failures = [f for op in by_body_ref(ops) for f in check_refs(world, op, "body")]
     assert not failures, "\n".join(failures)
