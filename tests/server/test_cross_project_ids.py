@@ -27,7 +27,6 @@ are not covered here.
 from __future__ import annotations
 
 import re
-import subprocess
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +38,6 @@ from sqlalchemy import select
 
 from platform_sdk.config import load_settings
 from platform_sdk.core.db import Base
-from platform_sdk.git.repos import git_env
 from platform_sdk.projects.issue_schemas import CommentCreate
 from platform_sdk.sdk import Platform
 from platform_sdk.server.app import create_app
@@ -215,16 +213,17 @@ def snapshot(w: World) -> dict[str, list[tuple[str, ...]]]:
             rows = db.execute(select(*cols)).all()
             state[table.name] = sorted(tuple(str(v) for v in row) for row in rows)
     for side in (w.alice, w.bob):
-        refs = _git(side.bare, "for-each-ref", "--format=%(refname) %(objectname)")
-        state[f"refs of {side.project}"] = [tuple(refs.splitlines())]
+        state[f"refs of {side.project}"] = _refs(side.bare)
     return state
 
 
-def _git(bare: Path, *args: str) -> str:
-    env = git_env({"GIT_DIR": str(bare)})
-    return subprocess.run(
-        ["git", *args], env=env, capture_output=True, text=True, check=True
-    ).stdout
+def _refs(bare: Path) -> list[tuple[str, ...]]:
+    """The repository's refs, loose and packed (read as files: no git process per call)."""
+    loose = [
+        (str(p.relative_to(bare)), p.read_text()) for p in bare.glob("refs/**/*") if p.is_file()
+    ]
+    packed = bare / "packed-refs"
+    return [*sorted(loose), ("packed-refs", packed.read_text() if packed.exists() else "")]
 
 
 def changed(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
