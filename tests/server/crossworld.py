@@ -102,7 +102,8 @@ def _side(platform: Platform, people: People, username: str) -> Side:
 
 
 def make_world(platform: Platform, people: People) -> World:
-    """Alice owning alice/a, bob owning bob/b (B numbering from 1000), carol, a client."""
+    """Alice owning alice/a, bob owning bob/b (B numbering from 1000), carol with no role,
+    and alice's client."""
     alice = _side(platform, people, "alice")
     bob = _side(platform, people, "bob")
     with platform.session() as db:  # B's numbers never collide with A's
@@ -323,20 +324,23 @@ KINDS: dict[str, Kind] = {
     "sessions/{session_id}": Kind(_session, "no-such-session"),
 }
 
-# Query parameters that name an object (``?project=`` on lists and secrets, ``?rule=``).
+# Query parameters and body fields that name an object (``?project=`` on lists and secrets,
+# ``?rule=``, ``{"project": …}`` on creations); found by name (project) or format (uuid).
 REFS: dict[str, Kind] = {
     "project": Kind(lambda w, s, ids: s.project, "nobody/nothing"),
     "rule": Kind(_rule, NO_UUID),
 }
 
-# Id parameters (or single operations) that name no object of a project or of another user.
+# Path ids (``roles/{name}``), operations (``PUT /api/secrets/{name}``: its path id) and
+# references (``GET /api/audit ?project``) that name no object of a project or another user.
 EXEMPT: dict[str, str] = {
     "roles/{name}": "roles are one global catalogue: every signed-in user may read them, "
     "only a global admin:roles holder may change them (tests/identity/test_roles.py)",
     "GET /api/audit ?project": "the audit log needs admin:config globally, whose holder reads "
     "every project: no project-scoped reader exists to cross over",
     "PUT /api/secrets/{name}": "PUT sets the name in the project given by ?project=, "
-    "creating it there; it never addresses another project's secret",
+    "creating it there, so its {name} never addresses another project's secret (its "
+    "?project= is still crossed by the query check)",
 }
 
 BODIES: dict[str, Any] = {
