@@ -80,7 +80,8 @@ class World:
     client: TestClient
     alice: Side
     bob: Side
-    headers: dict[str, str]  # alice's token
+    headers: dict[str, str]  # the caller's token: alice's
+    who: str = "alice"  # the caller, as failures name it
     serial: int = 0
 
     def unique(self, stem: str) -> str:
