@@ -67,6 +67,13 @@ def world(platform: Platform, people: People) -> World:
     return make_world(platform, people)
 
 
+@pytest.fixture(scope="module")
+def table(tmp_path_factory: pytest.TempPathFactory) -> list[Operation]:
+    """The route table of the app (built once: the document takes a second or two)."""
+    data = tmp_path_factory.mktemp("routes") / "data"
+    return operations(create_app(settings=load_settings(data_dir=data)))
+
+
 # -- the route table --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Operation:
@@ -377,8 +384,10 @@ def check_refs(w: World, op: Operation, where: str, *, control: bool = True) -> 
 
 
 # -- the tests --------------------------------------------------------------------------------
-def test_the_route_table_is_found_and_every_id_parameter_has_a_factory(tmp_path: Path) -> None:
-    ops = operations(create_app(settings=load_settings(data_dir=tmp_path / "data")))
+def test_the_route_table_is_found_and_every_id_parameter_has_a_factory(
+    table: list[Operation],
+) -> None:
+    ops = table
     labels = {o.label for o in ops}
     # the two holes the issue found, and one of each family, are in the table
     assert "PATCH /api/projects/{owner}/{name}/comments/{comment_id}" in labels
@@ -416,29 +425,35 @@ def test_a_new_route_is_picked_up_and_fails_until_it_has_a_factory(tmp_path: Pat
     ]
 
 
-def test_no_route_reaches_another_projects_object_by_id(world: World) -> None:
-    ops = operations(world.client.app)  # type: ignore[arg-type]
+def test_no_route_reaches_another_projects_object_by_id(
+    world: World, table: list[Operation]
+) -> None:
+    ops = table
     failures = [f for op in by_path_id(ops) for f in check_path_ids(world, op)]
     assert not failures, "\n".join(failures)
 
 
 @SQLITE
-def test_no_query_parameter_reaches_another_projects_object(world: World) -> None:
-    ops = operations(world.client.app)  # type: ignore[arg-type]
+def test_no_query_parameter_reaches_another_projects_object(
+    world: World, table: list[Operation]
+) -> None:
+    ops = table
     failures = [f for op in by_query_ref(ops) for f in check_refs(world, op, "query")]
     assert not failures, "\n".join(failures)
 
 
 @SQLITE
-def test_no_body_field_reaches_another_projects_object(world: World) -> None:
-    ops = operations(world.client.app)  # type: ignore[arg-type]
+def test_no_body_field_reaches_another_projects_object(
+    world: World, table: list[Operation]
+) -> None:
+    ops = table
     failures = [f for op in by_body_ref(ops) for f in check_refs(world, op, "body")]
     assert not failures, "\n".join(failures)
 
 
 @SQLITE
 def test_a_global_admins_token_bounded_to_a_reaches_nothing_of_b(
-    world: World, people: People
+    world: World, people: People, table: list[Operation]
 ) -> None:
     """A token bounded to A reaches only A, even for a global admin: every crossing above, as
     dana (admin everywhere) with such a token. (No control calls: the objects of A are
@@ -446,7 +461,7 @@ def test_a_global_admins_token_bounded_to_a_reaches_nothing_of_b(
     dana = people.user("dana", roles=("admin",))
     raw = people.token(dana, project_id=world.alice.project_id, name="bounded")
     world.headers, world.who = people.auth(raw), "dana (admin, token bounded to alice/a)"
-    ops = operations(world.client.app)  # type: ignore[arg-type]
+    ops = table
     failures = [f for op in by_path_id(ops) for f in check_path_ids(world, op, control=False)]
     for where, found in (("query", by_query_ref(ops)), ("body", by_body_ref(ops))):
         failures += [f for op in found for f in check_refs(world, op, where, control=False)]
