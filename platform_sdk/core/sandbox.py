@@ -120,6 +120,7 @@ _SECONDS = re.compile(r"(\d+)([smhd]?)", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 _TIME_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _PROBE_TTL = 60.0
+_TRIAL = ("--unshare-user", "--unshare-pid", "--die-with-parent", "--ro-bind", "/", "/", "true")
 
 
 class SandboxUnavailable(Unavailable):
@@ -138,7 +139,7 @@ class Limits:
     processes: int | None = 4096
     file_size: int | None = 16 << 30
 
-    _KEYS = {  # noqa: RUF012 -- a class constant, not a field (no annotation)
+    _KEYS = {  # a class constant, not a field (no annotation)
         "cpu": ("cpu_seconds", "seconds"),
         "as": ("address_space", "bytes"),
         "nofile": ("open_files", "count"),
@@ -160,7 +161,7 @@ class Limits:
                 raise ValueError(f"{raw!r} is not KEY=VALUE with KEY one of {names}")
             attr, kind = cls._KEYS[key.lower()]
             values[attr] = _parse_limit(key, value, kind)
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)
 
     def rlimits(self) -> list[tuple[int, int]]:
         """``(resource, value)`` pairs, core dumps off; unlimited entries left out."""
@@ -360,9 +361,7 @@ class Sandbox:
                 raise ValueError(f"environment variable {key!r} has an invalid name or value")
         prefix, preexec = self._limiter()
         if not self.isolated:
-            return Launch(
-                [*prefix, *command], str(layout.workspace), dict(env), False, (), preexec
-            )
+            return Launch([*prefix, *command], str(layout.workspace), dict(env), False, (), preexec)
         found = self.check()
         options = self._probed(found).options
         fds: list[int] = []
@@ -394,8 +393,7 @@ def _probe(found: str, key: tuple[str, float]) -> _Probe:
         ).stdout
         options = frozenset(re.findall(r"^\s+(--[a-z0-9-]+)", helptext, re.MULTILINE))
         trial = subprocess.run(
-            [found, "--unshare-user", "--unshare-pid", "--die-with-parent", "--ro-bind", "/", "/"]
-            + ["--proc", "/proc", "--dev", "/dev", "true"],
+            [found, *_TRIAL],
             capture_output=True,
             text=True,
             timeout=10,
@@ -407,7 +405,7 @@ def _probe(found: str, key: tuple[str, float]) -> _Probe:
     error = None
     if trial.returncode != 0:
         error = (trial.stderr.strip() or f"exit code {trial.returncode}").splitlines()[-1]
-        error += " (are unprivileged user namespaces enabled? sysctl kernel.unprivileged_userns_clone)"
+        error += " (are unprivileged user namespaces enabled? see kernel.unprivileged_userns_clone)"
     return _Probe(time.monotonic(), key, version or "bubblewrap", options, error)
 
 
@@ -448,7 +446,8 @@ def _bwrap_args(
     args += ["--proc", "/proc", "--dev", "/dev"]
     for hidden in hide:
         if any(hidden == s or hidden.is_relative_to(s) for s in shown):
-            args += ["--tmpfs", str(hidden)] if hidden.is_dir() else ["--ro-bind", "/dev/null", str(hidden)]
+            cover = ["--tmpfs"] if hidden.is_dir() else ["--ro-bind", "/dev/null"]
+            args += [*cover, str(hidden)]
     args += ["--bind", str(layout.workspace), WORKSPACE]
     args += ["--bind", str(layout.home), HOME] if layout.home else ["--dir", HOME]
     args += ["--bind", str(layout.tmp), "/tmp"] if layout.tmp else ["--tmpfs", "/tmp"]  # noqa: S108

@@ -239,7 +239,7 @@ def run_script(
             start_new_session=True,
             close_fds=True,
             pass_fds=launch.pass_fds,
-            preexec_fn=launch.preexec_fn,  # noqa: PLW1509 -- only setrlimit, and only without prlimit
+            preexec_fn=launch.preexec_fn,  # setrlimit only, and only where prlimit is missing
         )
     except (OSError, ValueError, subprocess.SubprocessError) as exc:
         return ProcessEnd(Outcome.ERROR, error=f"could not start the step: {exc}")
