@@ -446,7 +446,7 @@ def _bwrap_args(
     args += ["--proc", "/proc", "--dev", "/dev"]
     for hidden in hide:
         if any(hidden == s or hidden.is_relative_to(s) for s in shown):
-            cover = ["--tmpfs"] if hidden.is_dir() else ["--ro-bind", "/dev/null"]
+            cover = ["--tmpfs"] if hidden.is_dir() else ["--ro-bind-data", _data_fd("", fds)]
             args += [*cover, str(hidden)]
     args += ["--bind", str(layout.workspace), WORKSPACE]
     args += ["--bind", str(layout.home), HOME] if layout.home else ["--dir", HOME]
