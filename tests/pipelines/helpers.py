@@ -87,15 +87,4 @@ def wait_for(
         time.sleep(0.05)
 
 
-def pid_gone(pid: int, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.05)
-    return False
-
-
-__all__ = ["commit_files", "make_project", "pid_gone", "uuid", "wait_for"]
+__all__ = ["commit_files", "make_project", "uuid", "wait_for"]

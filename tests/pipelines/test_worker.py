@@ -5,18 +5,19 @@ commits are written straight into the bare repository; workers run in this proce
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from platform_sdk.core.access import Actor
 from platform_sdk.errors import BadRequest, IllegalTransition
+from platform_sdk.pipelines.runtime.local import LocalRuntime
 from platform_sdk.pipelines.schemas import TriggerIn
 from platform_sdk.pipelines.services import runs, steps
 from platform_sdk.pipelines.worker import PipelineWorker
 from platform_sdk.sdk import Platform
-from tests.pipelines.helpers import make_project, pid_gone, wait_for
+from tests.pipelines.helpers import make_project, wait_for
+from tests.pipelines.runtime.local_fixtures import assert_none_running, marker, wait_running
 from tests.plugins.platforms import People
 
 
@@ -83,15 +84,15 @@ def _run_id(platform: Platform, actor: Actor, number: int) -> object:
 
 
 def test_timeout_and_cancel_kill_the_process_group(
-    platform: Platform, people: People, dev: Actor, tmp_path: Path
+    platform: Platform, people: People, dev: Actor
 ) -> None:
-    pidfile = tmp_path / "pids"
+    mark = marker()  # found in the host's process list: the step is sandboxed
     definition = f"""\
 pipeline:
   steps:
     - name: slow
       timeout: 1s
-      commands: ["sleep 300 & echo $! >> {pidfile}; wait"]
+      commands: ["sleep {mark} & wait"]
 """
     make_project(people, dev, "app", {".platform.yaml": definition})
     number = _trigger(platform, dev, "dev/app")
@@ -102,26 +103,20 @@ pipeline:
         assert run.status == "failure"
         assert run.steps[0].status == "failure"
         assert "timed out" in _log(platform, dev, number, "slow")
-        pid = int(pidfile.read_text().split()[0])
-        assert pid_gone(pid), "the step's background child survived the timeout"
+        assert_none_running(mark)  # the step's background child did not survive the timeout
 
         # cancel: a running step is stopped and the run ends cancelled
-        pidfile.unlink()
         again = _trigger(platform, dev, "dev/app")
         halt = threading.Event()
         loop = threading.Thread(target=worker.loop, args=(halt,))
         worker.poll = 0.05
         loop.start()
         try:
-            deadline = time.monotonic() + 30
-            while not pidfile.exists():
-                assert time.monotonic() < deadline, "step never started"
-                halt.wait(0.02)
+            wait_running(mark)
             with platform.session() as db:
                 out = runs.cancel_run(db, actor=dev, project="dev/app", number=again)
             assert out.status == "cancelled"
-            pid = int(pidfile.read_text().split()[0])
-            assert pid_gone(pid), "cancel left the step's process running"
+            assert_none_running(mark)  # cancel left none of the step's processes running
             final = wait_for(platform, dev, "dev/app", again)
             assert final.status == "cancelled"
             with platform.session() as db, pytest.raises(IllegalTransition):
@@ -162,9 +157,18 @@ def test_two_workers_on_postgres_run_100_steps_once_each(
     make_project(people, dev, "app", {".platform.yaml": f"pipeline:\n  steps:\n{lines}\n"})
     numbers = [_trigger(platform, dev, "dev/app") for _ in range(2)]
     other = Platform(platform.settings)
+    # The steps append to one ledger file on the host, which a sandboxed step cannot see: the
+    # workers run steps unsandboxed (PLATFORM_LOCAL_SANDBOX=none) to count every execution.
+    workspaces = platform.settings.data_dir / "workspaces"
     workers = [
-        PipelineWorker(platform, worker_id="alpha", max_parallel=4, poll=0.05),
-        PipelineWorker(other, worker_id="beta", max_parallel=4, poll=0.05),
+        PipelineWorker(
+            plat,
+            worker_id=name,
+            max_parallel=4,
+            poll=0.05,
+            runtime=LocalRuntime(workspaces / name, sandbox="none"),
+        )
+        for plat, name in ((platform, "alpha"), (other, "beta"))
     ]
     halt = threading.Event()
     threads = [threading.Thread(target=w.loop, args=(halt,)) for w in workers]
