@@ -10,7 +10,9 @@ set -euo pipefail
 missing=()
 command -v git >/dev/null 2>&1 || missing+=(git)
 git lfs version >/dev/null 2>&1 || missing+=(git-lfs)
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# the browser tests launch exactly /usr/bin/chromium (Debian's package), so that is what is checked:
+# any other chromium on PATH would pass here and leave those tests without a browser
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 
 # Node.js >= 20.19 builds the JupyterLab extension (rspack's minimum) when the package is

@@ -4,6 +4,7 @@
 # Sets up .venv (dev extras), makes sure PostgreSQL and Redis are up, then runs lint,
 # format check, type check and the tests (notebooks included), stopping at the first failure
 # with that step's exit code. Extra arguments go to pytest, e.g. ./hack/test.sh -k issues -x
+# (PLATFORM_TEST_WORKERS=N sets the number of parallel test processes; 0 runs them serially).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -33,6 +34,16 @@ if [[ -d notebooks ]]; then
   paths+=(notebooks)
 fi
 export PLATFORM_REQUIRE_SERVICES=1
-step "tests: pytest ${paths[*]}" .venv/bin/pytest --nbval-lax "${paths[@]}" "$@"
+# Tests run in parallel (pytest-xdist): every test has its own database, data dir, Redis prefix,
+# bucket and ports, so they are isolated; --dist loadfile keeps a module's tests (and a
+# notebook's cells, which share one kernel) on one worker, in order. Many tests wait on
+# subprocesses (git, servers, Chromium, pip), so there is one worker more than cores.
+# PLATFORM_TEST_WORKERS=0 runs them serially.
+workers="${PLATFORM_TEST_WORKERS:-$(($(nproc) + 1))}"
+xdist=()
+if ((workers > 0)); then
+  xdist=(-n "$workers" --dist loadfile)
+fi
+step "tests: pytest ${paths[*]}" .venv/bin/pytest "${xdist[@]}" --nbval-lax "${paths[@]}" "$@"
 
 printf '\n==> all checks passed\n'

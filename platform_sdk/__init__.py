@@ -20,6 +20,7 @@ from platform_sdk.errors import (
     SchemaOutdated,
     Unauthenticated,
     Unavailable,
+    UnsupportedMediaType,
     ValidationFailed,
 )
 from platform_sdk.sdk import Platform, open
@@ -41,6 +42,7 @@ __all__ = [
     "Settings",
     "Unauthenticated",
     "Unavailable",
+    "UnsupportedMediaType",
     "ValidationFailed",
     "__version__",
     "load_settings",

@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     minio_secret_key: str | None = Field(None, validation_alias=_alias("MINIO_SECRET_KEY"))
     bucket: str = Field("platform", validation_alias=_alias("PLATFORM_BUCKET"))
     valkey_url: str | None = Field(None, validation_alias=_alias("VALKEY_URL"))
+    valkey_prefix: str = Field(
+        "platform:",
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        validation_alias=_alias("PLATFORM_VALKEY_PREFIX"),
+    )
     runtime: Literal["local", "kubernetes"] = Field(
         "local", validation_alias=_alias("PLATFORM_RUNTIME")
     )

@@ -19,7 +19,7 @@ pytest_plugins = [
 @pytest.fixture(autouse=True)
 def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """argon2id with minimal cost: tests create many users; production parameters are
-    exercised by the benchmark and by the rehash test, which installs its own hasher."""
+    pinned and exercised in a fresh interpreter by tests/identity/test_passwords.py."""
     from argon2 import PasswordHasher
 
     from platform_sdk.identity import passwords

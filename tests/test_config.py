@@ -48,6 +48,7 @@ def test_argument_beats_environment_beats_dotenv_beats_default(
         ("MINIO_ENDPOINT", "ftp://x", "http(s) URL"),
         ("MINIO_ENDPOINT", "http://h:notaport", "bad port"),
         ("VALKEY_URL", "http://h:6379", "redis://"),
+        ("PLATFORM_VALKEY_PREFIX", "a b*", "should match pattern"),
         ("PLATFORM_LOG", "loud", "unknown level"),
         ("PLATFORM_LOG", "info:xml", "unknown format"),
         ("PLATFORM_MASTER_KEY", "c2hvcnQ=", "32 bytes"),

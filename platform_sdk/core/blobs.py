@@ -36,6 +36,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
+import pyarrow.fs as pafs
 from fsspec.implementations.local import LocalFileSystem
 
 from platform_sdk.errors import BadRequest, Conflict, DependencyUnavailable, NotFound
@@ -130,6 +131,15 @@ class BlobStore:
     def fs(self) -> AbstractFileSystem:
         """The fsspec filesystem (for DuckDB's ``register_filesystem`` and the like)."""
         return self._fs
+
+    def arrow_fs(self) -> pafs.FileSystem:
+        """A pyarrow filesystem over the same objects, for Arrow datasets that DuckDB scans.
+
+        Backends return Arrow's native filesystem (no Python in its I/O threads). The fsspec
+        wrapper used here as the fallback calls back into Python from Arrow's I/O threads,
+        which deadlocks when DuckDB starts an Arrow scan while holding the GIL: a query could
+        hang a server thread forever, past its own timeout."""
+        return pafs.PyFileSystem(pafs.FSSpecHandler(self._fs))  # type: ignore[abstract]
 
     @property
     def url_root(self) -> str:
@@ -274,6 +284,9 @@ class LocalBlobStore(BlobStore):
                     break
                 folder = folder.parent
         return removed
+
+    def arrow_fs(self) -> pafs.FileSystem:
+        return pafs.LocalFileSystem()
 
     def ping(self) -> None:
         try:

@@ -14,7 +14,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+import pyarrow.fs as pafs
 from fsspec.exceptions import FSTimeoutError
 
 from platform_sdk.core.blobs import CHUNK_SIZE, BlobStore
@@ -70,6 +72,8 @@ class S3BlobStore(BlobStore):
         self._probe = make(1, min(connect_timeout, 2.0))
         self.endpoint = endpoint
         self.bucket = bucket
+        self._credentials = (key, secret)
+        self._timeouts = (connect_timeout, read_timeout)
         self.description = f"{self.kind} at {endpoint} (bucket {bucket!r})"
         self._bucket_ready = threading.Event()
         self._lock = threading.Lock()
@@ -94,6 +98,23 @@ class S3BlobStore(BlobStore):
             except FileExistsError:
                 pass
             self._bucket_ready.set()
+
+    def arrow_fs(self) -> pafs.FileSystem:
+        """Arrow's own S3 client over the same bucket: see :meth:`BlobStore.arrow_fs`."""
+        url = urlsplit(self.endpoint)
+        key, secret = self._credentials
+        connect, read = self._timeouts
+        return pafs.S3FileSystem(
+            access_key=key or None,
+            secret_key=secret or None,
+            endpoint_override=url.netloc,
+            scheme="http" if url.scheme == "http" else "https",
+            region="us-east-1",  # MinIO and moto ignore it; Arrow needs one to sign
+            connect_timeout=connect,
+            request_timeout=read,
+            allow_bucket_creation=False,
+            allow_bucket_deletion=False,
+        )
 
     def ping(self) -> None:
         self._ensure_bucket()

@@ -223,8 +223,9 @@ def ttl_millis(ttl: float | None) -> int | None:
     return max(1, math.ceil(ttl * 1000))
 
 
-def open_bus(settings: Settings, *, prefix: str = DEFAULT_PREFIX) -> Bus:
-    """Valkey when ``VALKEY_URL`` is set, else the in-process bus.
+def open_bus(settings: Settings) -> Bus:
+    """Valkey when ``VALKEY_URL`` is set (keys and channels under ``PLATFORM_VALKEY_PREFIX``,
+    so installations can share one server), else the in-process bus.
 
     Opening does not contact Valkey; ``ping()`` (``/readyz``) says whether it answers. The
     in-process bus is shared by every platform object of this process on the same data dir
@@ -234,7 +235,7 @@ def open_bus(settings: Settings, *, prefix: str = DEFAULT_PREFIX) -> Bus:
     if settings.valkey_url:
         from platform_sdk.core.bus_valkey import ValkeyBus
 
-        return ValkeyBus(settings.valkey_url, prefix=prefix)
+        return ValkeyBus(settings.valkey_url, prefix=settings.valkey_prefix)
     from platform_sdk.core.bus_memory import shared_bus
 
     return shared_bus(str(settings.data_dir))

@@ -28,6 +28,7 @@ __all__ = [
     "make_engine",
     "make_sessionmaker",
     "partial_unique",
+    "release",
     "session_scope",
 ]
 
@@ -134,3 +135,12 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def release(db: Session) -> None:
+    """End ``db``'s transaction before a long operation (a DuckDB query, a git process, a
+    step) that needs nothing more from the database: what was read stays usable
+    (``expire_on_commit`` is off) and the next statement begins a new transaction. On SQLite
+    every transaction holds the write lock (``BEGIN IMMEDIATE``), so a transaction left open
+    across a 30-s query would hold every other writer for 30 s."""
+    db.commit()

@@ -17,6 +17,10 @@ What a query sees is decided before it runs, not by inspecting its text:
 3. **Bounded.** The statement runs as ``SELECT * FROM (<query>) LIMIT max_rows + 1`` (the
    extra row tells that the result was truncated) and is interrupted after ``timeout``
    seconds; DuckDB's memory and threads are capped per connection.
+4. **Spills stay private.** Each query gets its own spill directory (mode 0700, removed when
+   the query ends) as DuckDB's ``temp_directory``. DuckDB lets a locked connection read its
+   temp directory, so the default (``.tmp`` under the server's working directory, shared by
+   every query) would let one user's SQL read what another user's query spilled.
 
 Partition pruning: the views carry the hive columns ``date`` (``YYYY-MM-DD``) and ``hour``;
 filters on them skip whole folders. ``since``/``until`` arguments prune files before DuckDB
@@ -25,6 +29,8 @@ sees them.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
@@ -36,7 +42,6 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-from pyarrow.fs import FSSpecHandler, PyFileSystem
 
 from platform_sdk.core.blobs import BlobStore
 from platform_sdk.errors import BadRequest, Unavailable
@@ -94,7 +99,7 @@ class TelemetrySource:
     def __init__(self, blobs: BlobStore, spool: Spool | None) -> None:
         self.blobs = blobs
         self.spool = spool
-        self._fs = PyFileSystem(FSSpecHandler(blobs.fs))  # type: ignore[abstract]
+        self._fs = blobs.arrow_fs()  # native: see BlobStore.arrow_fs (a Python one deadlocks)
         self._root = blobs.fs._strip_protocol(blobs.url(PREFIX)).rstrip("/")
 
     def _files(self, dataset: str, since: datetime | None, until: datetime | None) -> list[str]:
@@ -224,7 +229,13 @@ def run_sql(
     docstring. ``params`` binds ``?`` / ``$name`` placeholders (typed helpers never paste
     values into SQL). Errors in the query are :class:`BadRequest` with DuckDB's message."""
     text = _check(query)
-    con = duckdb.connect(":memory:", config={"memory_limit": memory_limit, "threads": threads})
+    spill = tempfile.mkdtemp(prefix="platform-sql-")  # 0700: this query's spills only
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "memory_limit": memory_limit,
+        "threads": threads,
+        "temp_directory": spill,
+    }
+    con = duckdb.connect(":memory:", config=config)
     timer: threading.Timer | None = None
     try:
         for name, relation in relations.items():
@@ -269,6 +280,7 @@ def run_sql(
         if timer is not None:
             timer.cancel()
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
     truncated = table.num_rows > max_rows
     if truncated:
         table = table.slice(0, max_rows)

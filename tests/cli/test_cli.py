@@ -10,7 +10,6 @@ from click.testing import CliRunner
 
 from platform_sdk.__about__ import __version__
 from platform_sdk.cli import main
-from tests.plugins.s3 import free_port
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -78,8 +77,8 @@ def test_status_on_embedded_defaults(tmp_path: Path) -> None:
     assert body["components"]["sandbox"]["detail"].startswith("bubblewrap 0.")
 
 
-def test_status_names_the_component_that_is_down(tmp_path: Path) -> None:
-    env = {"DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/x"}
+def test_status_names_the_component_that_is_down(tmp_path: Path, closed_port: int) -> None:
+    env = {"DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:{closed_port}/x"}
     code, out, _ = run("--data-dir", str(tmp_path), "status", "--json", env=env)
     assert code == 1
     assert json.loads(out)["failing"] == ["database"]

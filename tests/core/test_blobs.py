@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import io
 import os
-import socket
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -183,8 +184,39 @@ def test_hostile_prefixes_are_rejected(store: BlobStore) -> None:
             list(store.list(prefix))
 
 
-def test_ping(store: BlobStore) -> None:
-    store.ping()
+def _outside(s3_settings: Settings) -> Any:
+    """An S3 client of its own, to change the bucket behind the store's back."""
+    import s3fs
+
+    return s3fs.S3FileSystem(
+        key="test",
+        secret="test",
+        client_kwargs={"endpoint_url": s3_settings.minio_endpoint},
+        skip_instance_cache=True,
+        use_listings_cache=False,
+    )
+
+
+def test_ping_notices_a_removed_folder_or_bucket_and_makes_it_again(
+    store: BlobStore, settings: Settings
+) -> None:
+    store.put("k", b"v")
+    assert store.ping() is None
+    if settings.minio_endpoint:
+        outside = _outside(settings)
+        outside.call_s3("delete_object", Bucket=settings.bucket, Key="k")
+        outside.call_s3("delete_bucket", Bucket=settings.bucket)
+        with pytest.raises(DependencyUnavailable, match="the bucket is gone"):
+            store.ping()
+        store.ping()  # the next probe creates it again
+        assert settings.bucket in {b["Name"] for b in outside.call_s3("list_buckets")["Buckets"]}
+    else:
+        shutil.rmtree(settings.blobs_root)
+        store.ping()
+        assert settings.blobs_root.is_dir()
+    assert not store.exists("k")
+    store.put("k", b"again")
+    assert store.get("k") == b"again"
 
 
 def test_a_failed_put_leaves_the_old_content(store: BlobStore) -> None:
@@ -238,15 +270,7 @@ def test_local_ping_fails_when_the_folder_is_unusable(tmp_path: Path) -> None:
 
 @pytest.mark.s3
 def test_bucket_is_created_when_opened(s3_settings: Settings) -> None:
-    import s3fs
-
-    outside = s3fs.S3FileSystem(
-        key="test",
-        secret="test",
-        client_kwargs={"endpoint_url": s3_settings.minio_endpoint},
-        skip_instance_cache=True,
-        use_listings_cache=False,
-    )
+    outside = _outside(s3_settings)
 
     def buckets() -> set[str]:
         return {b["Name"] for b in outside.call_s3("list_buckets")["Buckets"]}
@@ -260,17 +284,11 @@ def test_bucket_is_created_when_opened(s3_settings: Settings) -> None:
     assert outside.cat_file(f"{s3_settings.bucket}/k") == b"v"
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.timeout(30)
-def test_ping_fails_when_the_s3_endpoint_is_down(tmp_path: Path) -> None:
+def test_ping_fails_when_the_s3_endpoint_is_down(tmp_path: Path, closed_port: int) -> None:
     settings = load_settings(
         data_dir=tmp_path,
-        minio_endpoint=f"http://127.0.0.1:{_closed_port()}",
+        minio_endpoint=f"http://127.0.0.1:{closed_port}",
         minio_access_key="test",
         minio_secret_key="test",
         bucket="t-" + uuid.uuid4().hex[:12],

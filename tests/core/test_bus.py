@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 import uuid
@@ -91,8 +90,13 @@ def test_messages_keep_their_order(bus: Bus) -> None:
         assert [m.data["i"] for m in (sub.get(WAIT) for _ in range(50)) if m] == list(range(50))
 
 
-def test_publish_without_subscribers_is_fine(bus: Bus) -> None:
-    bus.publish("nobody", {"x": 1})
+def test_publish_without_subscribers_is_dropped_not_kept(bus: Bus) -> None:
+    assert bus.publish("nobody", {"x": 1}) is None  # no error
+    with bus.subscribe("nobody") as late:
+        bus.publish("nobody", {"x": 2})
+        # a subscriber sees what is published from then on, never what came before
+        assert late.get(WAIT) == Message("nobody", {"x": 2})
+        assert late.get(0) is None
 
 
 def test_subscribers_get_their_own_copy(bus: Bus) -> None:
@@ -209,12 +213,15 @@ def test_incr(case: Case) -> None:
 
 def test_incr_ttl_starts_with_the_counter(case: Case) -> None:
     bus = case.bus
-    assert bus.incr("window", ttl=0.3) == 1
-    assert bus.incr("window", ttl=0.3) == 2
-    case.advance(0.4)
-    assert case.eventually(lambda: bus.get("window") is None)
-    assert bus.incr("window", ttl=60) == 1
-    assert bus.incr("window", ttl=60) == 2
+    assert bus.incr("window", ttl=600) == 1
+    assert bus.incr("window", ttl=0.2) == 2  # a later ttl does not restart the window
+    case.advance(1)
+    assert bus.get("window") == b"2"
+    # a window that ended starts a new counter (one incr per window: no race with its ttl)
+    assert bus.incr("short", ttl=0.2) == 1
+    case.advance(0.3)
+    assert case.eventually(lambda: bus.get("short") is None)
+    assert bus.incr("short", ttl=600) == 1
 
 
 def test_incr_is_atomic_across_threads(bus: Bus) -> None:
@@ -262,15 +269,9 @@ def test_in_process_ttl_follows_the_injected_clock() -> None:
     assert bus.get("k") is None
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.timeout(15)
-def test_valkey_ping_fails_fast_when_the_server_is_down() -> None:
-    bus = ValkeyBus(f"redis://127.0.0.1:{_closed_port()}/0", connect_timeout=1, socket_timeout=1)
+def test_valkey_ping_fails_fast_when_the_server_is_down(closed_port: int) -> None:
+    bus = ValkeyBus(f"redis://127.0.0.1:{closed_port}/0", connect_timeout=1, socket_timeout=1)
     with pytest.raises(DependencyUnavailable, match="Valkey bus") as excinfo:
         bus.ping()
     assert "127.0.0.1" in str(excinfo.value)
@@ -287,6 +288,24 @@ def test_valkey_ping_fails_fast_when_the_server_is_down() -> None:
 
 
 @pytest.mark.redis
+def test_installations_sharing_a_valkey_keep_apart_by_prefix(
+    tmp_path: Path, valkey_url: str, valkey_prefix: str
+) -> None:
+    a, b = f"{valkey_prefix}a:", f"{valkey_prefix}b:"
+    with (
+        open_bus(load_settings(data_dir=tmp_path, valkey_url=valkey_url, valkey_prefix=a)) as one,
+        open_bus(load_settings(data_dir=tmp_path, valkey_url=valkey_url, valkey_prefix=b)) as two,
+    ):
+        one.set("k", b"from a", ttl=30)
+        assert two.get("k") is None
+        assert one.incr("n", ttl=30) == 1
+        assert two.incr("n", ttl=30) == 1
+        raw = redis.Redis.from_url(valkey_url)
+        assert raw.get(f"{a}k") == b"from a"
+        raw.close()
+
+
+@pytest.mark.redis
 def test_valkey_uses_the_prefix_and_px(valkey_url: str, valkey_prefix: str) -> None:
     raw = redis.Redis.from_url(valkey_url)
     with ValkeyBus(valkey_url, prefix=valkey_prefix) as bus:
@@ -295,6 +314,8 @@ def test_valkey_uses_the_prefix_and_px(valkey_url: str, valkey_prefix: str) -> N
         assert 0 < raw.pttl(f"{valkey_prefix}k") <= 30_000
         bus.incr("n", ttl=30)
         assert 0 < raw.pttl(f"{valkey_prefix}n") <= 30_000
+        bus.incr("n", ttl=0.2)  # the counter keeps the ttl it started with
+        assert 200 < raw.pttl(f"{valkey_prefix}n") <= 30_000
         with bus.subscribe("ch") as sub:
             assert raw.pubsub_numsub(f"{valkey_prefix}ch")[0][1] == 1
             raw.publish(f"{valkey_prefix}ch", '{"from": "outside"}')

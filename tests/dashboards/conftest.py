@@ -15,7 +15,6 @@ from platform_sdk.server.app import create_app
 from tests.dashboards.seed import World, make_world
 from tests.git.conftest import serve
 from tests.plugins.platforms import People
-from tests.plugins.s3 import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -39,9 +38,8 @@ class Site:
 @pytest.fixture
 def site(platform: Platform, people: People, tmp_path: Path) -> Iterator[Site]:
     world = make_world(platform, people, tmp_path)
-    port = free_port()
-    gen = serve(create_app(platform), port)  # type: ignore[arg-type]
-    next(gen)
+    gen = serve(create_app(platform))  # type: ignore[arg-type]
+    port = next(gen)
     try:
         yield Site(world, f"http://127.0.0.1:{port}")
     finally:

@@ -26,7 +26,6 @@ from platform_sdk.projects.models import Visibility
 from platform_sdk.sdk import Platform
 from platform_sdk.server.app import create_app
 from tests.plugins.platforms import People
-from tests.plugins.s3 import free_port
 
 GIT_ENV = {
     "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -112,7 +111,9 @@ class GitServer:
         return path
 
 
-def serve(app: GitHttp, port: int) -> Iterator[None]:
+def serve(app: GitHttp, port: int = 0) -> Iterator[int]:
+    """Serve ``app`` in a thread; yields the port it listens on (port 0: the kernel picks one
+    while binding, so no other process can take it between choosing and binding)."""
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
@@ -124,7 +125,7 @@ def serve(app: GitHttp, port: int) -> Iterator[None]:
             pytest.fail("test server did not start")
         time.sleep(0.01)
     try:
-        yield
+        yield int(server.servers[0].sockets[0].getsockname()[1])
     finally:
         server.should_exit = True
         thread.join(timeout=30)
@@ -138,9 +139,8 @@ def git_server(
     marker = request.node.get_closest_marker("git_cap")
     cap = marker.args[0] if marker else None
     app = GitHttp(create_app(platform), platform=platform, max_concurrency=cap, timeout=120)
-    port = free_port()
-    gen = serve(app, port)
-    next(gen)
+    gen = serve(app)
+    port = next(gen)
     try:
         yield GitServer(platform=platform, people=people, app=app, port=port, tmp=tmp_path)
     finally:

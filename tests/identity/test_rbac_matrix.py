@@ -249,13 +249,23 @@ def test_http_matrix(platform: Platform, people: People, admin: Actor) -> None:
 @pytest.mark.postgres
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 def test_revocation_reaches_another_platform_over_the_bus(
-    db_url: str, tmp_path: Path, valkey_url: str
+    db_url: str, tmp_path: Path, valkey_url: str, valkey_prefix: str
 ) -> None:
     one = Platform(
-        load_settings(data_dir=tmp_path / "one", database_url=db_url, valkey_url=valkey_url)
+        load_settings(
+            data_dir=tmp_path / "one",
+            database_url=db_url,
+            valkey_url=valkey_url,
+            valkey_prefix=valkey_prefix,
+        )
     )
     two = Platform(
-        load_settings(data_dir=tmp_path / "two", database_url=db_url, valkey_url=valkey_url)
+        load_settings(
+            data_dir=tmp_path / "two",
+            database_url=db_url,
+            valkey_url=valkey_url,
+            valkey_prefix=valkey_prefix,
+        )
     )
     try:
         one.initialise()

@@ -17,7 +17,6 @@ from platform_sdk.server.app import create_app
 from tests.git.conftest import serve
 from tests.jupyter.seed import Seeded, seed
 from tests.plugins.platforms import People
-from tests.plugins.s3 import free_port
 
 
 @pytest.fixture
@@ -40,9 +39,8 @@ def platform_mode() -> str:
 @pytest.fixture
 def platform_server(seeded: Seeded) -> Iterator[str]:
     """The seeded platform's REST API on a free port."""
-    port = free_port()
-    gen = serve(create_app(seeded.platform), port)  # type: ignore[arg-type]
-    next(gen)
+    gen = serve(create_app(seeded.platform))  # type: ignore[arg-type]
+    port = next(gen)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

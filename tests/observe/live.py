@@ -14,7 +14,6 @@ from platform_sdk.sdk import Platform
 from platform_sdk.server.app import create_app
 from tests.git.conftest import serve
 from tests.plugins.platforms import People
-from tests.plugins.s3 import free_port
 
 
 @dataclass
@@ -49,9 +48,8 @@ def live_platform(
     people = People(platform)
     dev = people.user("dev", roles=("developer",))
     people.project(dev, "app")
-    port = free_port()
-    gen = serve(create_app(platform), port)  # type: ignore[arg-type]
-    next(gen)
+    gen = serve(create_app(platform))  # type: ignore[arg-type]
+    port = next(gen)
     try:
         yield Live(platform, people, f"http://127.0.0.1:{port}", dev, people.token(dev))
     finally:

@@ -105,7 +105,10 @@ def test_rest_sdk_and_cli(live: Live) -> None:
     assert root["name"] == "checkout"
     assert [c["name"] for c in root["children"]] == ["pay", "notify"]
     assert len(trace["logs"]) == 2
-    assert httpx.get(f"{base}/traces/{'0' * 31}x", headers=h).status_code in (400, 422)
+    r = httpx.get(f"{base}/traces/{'0' * 31}x", headers=h)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "validation_failed"
+    assert "a trace id is 32 hex digits" in r.json()["error"]["message"]
 
     r = httpx.get(
         f"{base}/metrics/query", params={"name": "orders", "agg": "max", "step": 60}, headers=h

@@ -3,7 +3,11 @@ no files, no ATTACH, no writes, one statement, bounded rows and time."""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
+from sqlalchemy.engine import make_url
 
 from platform_sdk.core.access import Actor
 from platform_sdk.errors import BadRequest, Unavailable
@@ -126,3 +130,55 @@ def test_rows_and_time_are_bounded(platform: Platform, world: dict[str, Actor]) 
         )
     with platform.session() as db, pytest.raises(BadRequest, match=r"syntax|error"):
         sql(db, actor=world["admin"], query="select from where")
+
+
+def test_sql_cannot_read_what_other_queries_spill(
+    platform: Platform, world: dict[str, Actor], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """DuckDB's default spill directory (``.tmp`` under the working directory) is shared by
+    every query of the server; a locked connection may still read it. Each query spills into
+    a private directory of its own instead, so nothing planted or spilled there is readable."""
+    shared = Path.cwd() / ".tmp"
+    shared.mkdir(exist_ok=True)
+    (shared / "spill.csv").write_text("secret,1\n")
+    for query in (
+        "select * from read_csv('.tmp/spill.csv')",
+        f"select * from read_csv('{shared}/spill.csv')",  # noqa: S608 - the attack itself
+        "select * from glob('.tmp/*')",
+    ):
+        with pytest.raises(BadRequest, match=r"not allowed|disabled"):
+            _rows(platform, world["admin"], query)
+    spills = _rows(platform, world["admin"], "select current_setting('temp_directory') as d")
+    private = Path(str(spills[0]["d"]))
+    assert private != shared
+    assert private.name.startswith("platform-sql-")
+    assert not private.exists()  # removed when the query ended
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_running_query_holds_no_database_lock(
+    platform: Platform, world: dict[str, Actor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While DuckDB runs, another writer of the same SQLite file gets the write lock at once
+    (a 30-s query must not delay every other user's writes by 30 s)."""
+    from platform_sdk.observe.services import query as service
+
+    path = make_url(platform.settings.database_url).database
+    seen: list[str] = []
+    real = service.run_sql
+
+    def run_while_writing(*args: object, **kwargs: object) -> object:
+        other = sqlite3.connect(str(path), timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # fails with 'database is locked' if held
+            other.execute("ROLLBACK")
+            seen.append("write lock free")
+        except sqlite3.OperationalError as exc:
+            seen.append(str(exc))
+        finally:
+            other.close()
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "run_sql", run_while_writing)
+    assert _rows(platform, world["alice"], "select count(*) as n from projects") == [{"n": 1}]
+    assert seen == ["write lock free"]

@@ -16,7 +16,6 @@ from platform_sdk.server.app import create_app
 from tests.git.conftest import GitServer, git, serve
 from tests.pipelines.helpers import wait_for
 from tests.plugins.platforms import People
-from tests.plugins.s3 import free_port
 
 
 def _spans(platform: Platform, actor: object, where: str) -> list[dict[str, object]]:
@@ -29,9 +28,8 @@ def _spans(platform: Platform, actor: object, where: str) -> list[dict[str, obje
 @pytest.fixture
 def served(platform: Platform, people: People, tmp_path: Path) -> Iterator[GitServer]:
     """The app exactly as ``platform serve`` builds it (git inside, traced)."""
-    port = free_port()
-    gen = serve(create_app(platform), port)  # type: ignore[arg-type]
-    next(gen)
+    gen = serve(create_app(platform))  # type: ignore[arg-type]
+    port = next(gen)
     try:
         yield GitServer(platform=platform, people=people, app=None, port=port, tmp=tmp_path)  # type: ignore[arg-type]
     finally:

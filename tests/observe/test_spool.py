@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -264,3 +265,55 @@ def test_appends_waiting_for_a_sync_share_the_next_one(
         assert len(writes) == writers
         assert len(syncs) <= 2  # not one per append
         assert bodies(spool.read_unflushed("logs")) == list(range(writers))
+
+
+def test_a_write_landing_during_a_sync_is_not_acknowledged_by_that_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first sync was asked for before the second write existed: it cannot cover it. The
+    second append returns only after a sync that started after its write."""
+    started = [threading.Event(), threading.Event()]
+    release = [threading.Event(), threading.Event()]
+    real_sync = spool_sync.datasync
+
+    def gated_sync(fd: int) -> None:
+        n = sum(e.is_set() for e in started)
+        assert n < 2, "a third sync for two appends"
+        started[n].set()
+        assert release[n].wait(timeout=60)
+        real_sync(fd)
+
+    with open_spool(tmp_path) as spool:
+        monkeypatch.setattr(spool_sync, "datasync", gated_sync)
+        try:
+            first = threading.Thread(target=spool.append, args=("logs", log_table(1)))
+            first.start()
+            assert started[0].wait(timeout=60)
+            second_done = threading.Event()
+
+            def second_append() -> None:
+                spool.append("logs", log_table(1, first=1))
+                second_done.set()
+
+            second = threading.Thread(target=second_append)
+            second.start()
+            # the second write is in the file while the first sync is still running
+            deadline = time.monotonic() + 60
+            while bodies(spool.read_unflushed("logs")) != [0, 1]:
+                assert time.monotonic() < deadline, "the second write never reached the file"
+                time.sleep(0.01)
+            release[0].set()
+            first.join(60)
+            assert not first.is_alive()
+            # the second append now either leads a sync of its own or (wrongly) returns at once
+            while not started[1].is_set() and not second_done.is_set():
+                assert time.monotonic() < deadline, "the second append neither synced nor returned"
+                time.sleep(0.01)
+            assert not second_done.is_set(), "acknowledged by a sync that began before its write"
+            assert started[1].is_set()
+            release[1].set()
+            second.join(60)
+            assert second_done.is_set()
+        finally:  # a failing assertion must not leave the appenders blocked
+            for gate in release:
+                gate.set()

@@ -5,6 +5,7 @@ commits are written straight into the bare repository; workers run in this proce
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,13 @@ from platform_sdk.pipelines.schemas import TriggerIn
 from platform_sdk.pipelines.services import runs, steps
 from platform_sdk.pipelines.worker import PipelineWorker
 from platform_sdk.sdk import Platform
-from tests.pipelines.helpers import make_project, wait_for
-from tests.pipelines.runtime.local_fixtures import assert_none_running, marker, wait_running
+from tests.pipelines.helpers import commit_files, make_project, wait_for
+from tests.pipelines.runtime.local_fixtures import (
+    TIMEOUTS,
+    assert_none_running,
+    marker,
+    wait_running,
+)
 from tests.plugins.platforms import People
 
 
@@ -83,49 +89,85 @@ def _run_id(platform: Platform, actor: Actor, number: int) -> object:
         return runs.get_run(db, actor=actor, project="dev/app", number=number).id
 
 
-def test_timeout_and_cancel_kill_the_process_group(
+def test_a_timeout_kills_the_process_group(platform: Platform, people: People, dev: Actor) -> None:
+    mark = marker()  # looked for in the host's process list: the step is sandboxed
+    bare = make_project(people, dev, "app", {"README.md": "timeouts"})
+    worker = PipelineWorker(platform, worker_id="w1", max_parallel=1)
+    try:
+        # The step must start its child before the timeout stops it; on a loaded machine a
+        # short timeout can win that race, so it doubles until the step got that far.
+        for timeout in TIMEOUTS:
+            definition = f"""\
+pipeline:
+  steps:
+    - name: slow
+      timeout: {timeout}s
+      commands: ["sleep {mark} & echo child started; wait"]
+"""
+            commit_files(bare, {".platform.yaml": definition})
+            number = _trigger(platform, dev, "dev/app")
+            worker.drive(_run_id(platform, dev, number), timeout=60)
+            run = wait_for(platform, dev, "dev/app", number)
+            assert run.status == "failure"
+            assert run.steps[0].status == "failure"
+            text = _log(platform, dev, number, "slow")
+            assert f"timed out after {timeout} s" in text
+            assert_none_running(mark)  # the step's background child did not survive it
+            if "child started" in text:
+                break
+        else:
+            pytest.fail(f"the step never started its child within {TIMEOUTS[-1]} s")
+    finally:
+        worker.shutdown()
+
+
+CANCEL_DEADLINE = 20.0
+"""How long a cancelled step may take to stop: far below its own timeout (the run's 1 h), so
+only the cancel — not the timeout — can stop it in time."""
+
+
+def test_cancel_stops_a_running_step_long_before_its_timeout(
     platform: Platform, people: People, dev: Actor
 ) -> None:
-    mark = marker()  # found in the host's process list: the step is sandboxed
+    mark = marker()  # looked for in the host's process list: the step is sandboxed
     definition = f"""\
 pipeline:
   steps:
     - name: slow
-      timeout: 1s
       commands: ["sleep {mark} & wait"]
 """
     make_project(people, dev, "app", {".platform.yaml": definition})
     number = _trigger(platform, dev, "dev/app")
-    worker = PipelineWorker(platform, worker_id="w1", max_parallel=1)
+    worker = PipelineWorker(platform, worker_id="w1", max_parallel=1, poll=0.05)
+    halt = threading.Event()
+    loop = threading.Thread(target=worker.loop, args=(halt,))
+    loop.start()
     try:
-        worker.drive(_run_id(platform, dev, number), timeout=60)
-        run = wait_for(platform, dev, "dev/app", number)
-        assert run.status == "failure"
-        assert run.steps[0].status == "failure"
-        assert "timed out" in _log(platform, dev, number, "slow")
-        assert_none_running(mark)  # the step's background child did not survive the timeout
-
-        # cancel: a running step is stopped and the run ends cancelled
-        again = _trigger(platform, dev, "dev/app")
-        halt = threading.Event()
-        loop = threading.Thread(target=worker.loop, args=(halt,))
-        worker.poll = 0.05
-        loop.start()
-        try:
-            wait_running(mark)
+        wait_running(mark)
+        with platform.session() as db:
+            step = runs.get_run(db, actor=dev, project="dev/app", number=number).steps[0]
+        assert step.status == "running"
+        with platform.session() as db:
+            out = runs.cancel_run(db, actor=dev, project="dev/app", number=number)
+        assert out.status == "cancelled"
+        assert_none_running(mark, timeout=CANCEL_DEADLINE)  # cancel left none of it running
+        deadline = time.monotonic() + CANCEL_DEADLINE
+        while True:
             with platform.session() as db:
-                out = runs.cancel_run(db, actor=dev, project="dev/app", number=again)
-            assert out.status == "cancelled"
-            assert_none_running(mark)  # cancel left none of the step's processes running
-            final = wait_for(platform, dev, "dev/app", again)
-            assert final.status == "cancelled"
-            with platform.session() as db, pytest.raises(IllegalTransition):
-                runs.cancel_run(db, actor=dev, project="dev/app", number=again)
-        finally:
-            halt.set()
-            loop.join(30)
+                run = runs.get_run(db, actor=dev, project="dev/app", number=number)
+            if run.steps[0].status != "running":
+                break
+            assert time.monotonic() < deadline, "the cancelled step is still running"
+            time.sleep(0.05)
+        assert run.status == "cancelled"
+        assert run.steps[0].status == "cancelled"
+        assert "cancelled: stopping the step's processes" in _log(platform, dev, number, "slow")
+        with platform.session() as db, pytest.raises(IllegalTransition):
+            runs.cancel_run(db, actor=dev, project="dev/app", number=number)
     finally:
-        worker.shutdown()
+        halt.set()
+        loop.join(60)
+    assert not loop.is_alive()
 
 
 def test_manual_trigger_needs_write_and_a_definition(
@@ -135,9 +177,10 @@ def test_manual_trigger_needs_write_and_a_definition(
     with platform.session() as db, pytest.raises(BadRequest, match=r"no \.platform\.yaml"):
         runs.trigger_run(db, actor=dev, project="dev/app", body=TriggerIn())
     viewer = people.user("viewer", roles=("viewer",))
-    from platform_sdk.errors import NotFound, PermissionDenied
+    from platform_sdk.errors import PermissionDenied
 
-    with platform.session() as db, pytest.raises((PermissionDenied, NotFound)):
+    # a viewer sees the project, so the refusal is 403, not a 404 that hides it
+    with platform.session() as db, pytest.raises(PermissionDenied):
         runs.trigger_run(db, actor=viewer, project="dev/app", body=TriggerIn())
     with pytest.raises(ValueError, match="parameter"):
         TriggerIn(parameters={"bad name": "x"})

@@ -12,7 +12,6 @@ from platform_sdk.config import load_settings
 from platform_sdk.errors import Conflict, SchemaOutdated
 from platform_sdk.sdk import Platform
 from platform_sdk.server.app import create_app
-from tests.plugins.s3 import free_port
 
 
 def test_healthz_answers(client: TestClient) -> None:
@@ -130,8 +129,10 @@ def test_openapi_is_served(client: TestClient) -> None:
     assert {"/healthz", "/readyz"} <= set(spec["paths"])
 
 
-def test_readyz_is_503_naming_the_database_when_postgres_is_down(tmp_path: Path) -> None:
-    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing"
+def test_readyz_is_503_naming_the_database_when_postgres_is_down(
+    tmp_path: Path, closed_port: int
+) -> None:
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{closed_port}/nothing"
     plat = Platform(load_settings(data_dir=tmp_path, database_url=url))
     with TestClient(create_app(plat)) as c:  # starts: an unreachable database is not fatal
         r = c.get("/readyz")
@@ -144,11 +145,13 @@ def test_readyz_is_503_naming_the_database_when_postgres_is_down(tmp_path: Path)
 
 
 @pytest.mark.s3
-def test_readyz_is_503_naming_the_object_store_when_s3_is_down(tmp_path: Path, db_url: str) -> None:
+def test_readyz_is_503_naming_the_object_store_when_s3_is_down(
+    tmp_path: Path, db_url: str, closed_port: int
+) -> None:
     settings = load_settings(
         data_dir=tmp_path,
         database_url=db_url,
-        minio_endpoint=f"http://127.0.0.1:{free_port()}",
+        minio_endpoint=f"http://127.0.0.1:{closed_port}",
         minio_access_key="k",
         minio_secret_key="s",
     )
@@ -176,8 +179,12 @@ def test_readyz_is_200_with_s3_up(tmp_path: Path, db_url: str, s3_server: str) -
 
 
 @pytest.mark.redis
-def test_readyz_reports_the_valkey_bus(tmp_path: Path, db_url: str, valkey_url: str) -> None:
-    settings = load_settings(data_dir=tmp_path, database_url=db_url, valkey_url=valkey_url)
+def test_readyz_reports_the_valkey_bus(
+    tmp_path: Path, db_url: str, valkey_url: str, valkey_prefix: str
+) -> None:
+    settings = load_settings(
+        data_dir=tmp_path, database_url=db_url, valkey_url=valkey_url, valkey_prefix=valkey_prefix
+    )
     with Platform(settings) as plat, TestClient(create_app(plat)) as c:
         r = c.get("/readyz")
     assert r.status_code == 200, r.text

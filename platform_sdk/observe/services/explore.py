@@ -26,6 +26,7 @@ import pyarrow as pa
 from sqlalchemy.orm import Session
 
 from platform_sdk.core.access import Actor
+from platform_sdk.core.db import release
 from platform_sdk.errors import NotFound, ValidationFailed
 from platform_sdk.observe.explore_base import (
     LEVEL_SQL,
@@ -129,6 +130,7 @@ def _read(
 ) -> QueryResult:
     """Whole rows of ``dataset`` matching ``condition`` in ``[since, until)`` (the ``newest``
     newest and their ties when given), read in two phases (:mod:`..explore_scan`)."""
+    release(db)  # ``visible`` is all it needs from the database: no transaction while DuckDB runs
     views = relations(db, visible, since=since, until=until, datasets=(dataset,))
     span = matching_span(views, dataset, condition, params, timeout=visible.timeout, newest=newest)
     schema = SCHEMAS[dataset]  # type: ignore[index]

@@ -48,6 +48,7 @@ import pyarrow as pa
 from sqlalchemy.orm import Session
 
 from platform_sdk.core.access import Actor
+from platform_sdk.core.db import release
 from platform_sdk.errors import ValidationFailed
 from platform_sdk.observe.explore_base import (
     auto_step,
@@ -225,6 +226,7 @@ def query_metric(
     views = relations(
         db, visible, since=lo - max(width, _LOOKBACK), until=hi, datasets=("metrics",)
     )
+    release(db)  # no transaction while DuckDB runs
     query, params = _sql(agg, checked, keys)
     params.update(name=name, step=width, origin=_EPOCH, since=lo)
     if agg == "rate":

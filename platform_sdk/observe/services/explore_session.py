@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from platform_sdk.agents.models import AgentSession
 from platform_sdk.core.access import Actor
 from platform_sdk.core.audit import AuditLog
+from platform_sdk.core.db import release
 from platform_sdk.errors import NotFound, ValidationFailed
 from platform_sdk.identity.models import User
 from platform_sdk.observe.explore_base import Visible, as_utc, relations, visibility, window
@@ -188,6 +189,7 @@ def _session_views(
 ) -> dict[str, ds.Dataset | pa.Table]:
     """``logs`` and ``spans`` narrowed to the time range of the session's rows in each
     (two-phase read, :mod:`..explore_scan`)."""
+    release(db)  # ``visible`` is all it needs from the database: no transaction while DuckDB runs
     out: dict[str, ds.Dataset | pa.Table] = {}
     for name in ("logs", "spans"):
         views = relations(db, visible, since=lo, until=hi, datasets=(name,))

@@ -3,8 +3,10 @@
 :func:`sql` is what ``p.observe.sql``, ``POST /api/observe/sql`` and ``platform observe sql``
 call. The sandbox (read-only, one SELECT, bounded rows and time, no files) is
 :func:`platform_sdk.observe.query.run_sql`; this function decides the rows it gets: the
-telemetry views ``logs``, ``spans``, ``metrics`` and the platform tables, each filtered to the
-actor's projects before the query starts (:mod:`platform_sdk.observe.scope`).
+telemetry views ``logs``, ``spans``, ``metrics`` filtered to the projects the actor may
+``observe:read`` (:mod:`platform_sdk.observe.scope`), and the platform tables holding exactly
+what their REST listings show the actor (:mod:`platform_sdk.observe.platform_tables`), all
+before the query starts.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from platform_sdk.core.access import Actor
+from platform_sdk.core.db import release
 from platform_sdk.core.runtime import runtime_of
 from platform_sdk.errors import BadRequest
 from platform_sdk.observe.platform_tables import TABLES, platform_relations
 from platform_sdk.observe.query import QueryResult, run_sql, telemetry_relations
-from platform_sdk.observe.scope import actor_scope, project_labels
+from platform_sdk.observe.scope import actor_scope
 from platform_sdk.observe.telemetry import telemetry_of
 
 __all__ = ["sql"]
@@ -36,7 +39,7 @@ def sql(
 ) -> QueryResult:
     """Run one read-only SELECT over ``logs``, ``spans``, ``metrics`` and the platform tables
     (``projects``, ``pipelines``, ``pipeline_steps``, ``agent_sessions``, ``deployments``,
-    ``audit_log``), seeing only the actor's projects."""
+    ``audit_log``), seeing only what the actor may read."""
     settings = runtime_of(db).settings
     limit = min(max_rows or settings.query_max_rows, settings.query_max_rows)
     if limit < 1:
@@ -51,12 +54,8 @@ def sql(
     lowered = query.lower()
     wanted = [t for t in TABLES if t in lowered]  # only copy the tables the query names
     if wanted:
-        labels = project_labels(db, set(seen.project_ids))
-        relations.update(
-            platform_relations(
-                db, seen.project_ids, labels, global_read=seen.global_read, tables=wanted
-            )
-        )
+        relations.update(platform_relations(db, actor, tables=wanted))
+    release(db)  # everything the query reads is in memory: no transaction while DuckDB runs
     return run_sql(
         query,
         relations,  # type: ignore[arg-type]

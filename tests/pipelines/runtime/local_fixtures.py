@@ -8,7 +8,6 @@ is its PID namespace's, not the host's). Each test module declares its fixtures 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import threading
 import time
@@ -106,18 +105,13 @@ def in_thread(fn: Callable[[], StepResult]) -> tuple[threading.Thread, list[Step
     return thread, out
 
 
-def assert_gone(*pid_files: Path) -> None:
-    """Every pid named in the files is gone (orphans are reaped by PID 1 on its own time)."""
-    pids = [int(p.read_text()) for p in pid_files]
-    end = time.monotonic() + DEADLINE
-    for pid in pids:
-        while True:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            assert time.monotonic() < end, f"process {pid} is still alive"
-            time.sleep(0.05)
+TIMEOUTS = (1, 2, 4, 8, 16)
+"""Step timeouts to try in turn when a test needs the step to get somewhere before it times out."""
+
+
+def lines_written(*files: Path) -> bool:
+    """Whether each file holds at least one whole line (its writer got that far)."""
+    return all(f.exists() and f.read_text().endswith("\n") for f in files)
 
 
 def marker() -> str:
@@ -149,9 +143,9 @@ def wait_running(mark: str) -> list[int]:
     return pids
 
 
-def assert_none_running(*marks: str) -> None:
+def assert_none_running(*marks: str, timeout: float = DEADLINE) -> None:
     """No process with any of the marks is left (orphans may take a moment to be reaped)."""
-    end = time.monotonic() + DEADLINE
+    end = time.monotonic() + timeout
     for mark in marks:
         while pids := running(mark):
             assert time.monotonic() < end, f"processes {pids} ({mark}) are still alive"

@@ -28,12 +28,14 @@ from platform_sdk.pipelines.runtime.local import LocalRuntime
 from platform_sdk.pipelines.runtime.local_procs import DRAIN_SECONDS
 from tests.pipelines.runtime.local_fixtures import (
     DEADLINE,
+    TIMEOUTS,
     Log,
     Repo,
     assert_none_running,
     execute,
     git,
     in_thread,
+    lines_written,
     make_repo,
     make_runtime,
     marker,
@@ -270,20 +272,32 @@ def test_a_step_that_cannot_start_is_an_error(runtime: LocalRuntime, run: RunSpe
 
 
 def test_a_timeout_kills_the_whole_process_group(any_runtime: LocalRuntime, run: RunSpec) -> None:
-    bg, stubborn, fg = marker(), marker(), marker()
-    log = Log()
-    spec = step(
-        f"sleep {bg} &",
-        f"bash -c 'trap \"\" TERM; while :; do sleep 0.1; done; : {stubborn}' &",
-        f"bash -c 'exec sleep {fg}'",
-        timeout_seconds=1,
-    )
-    result = execute(any_runtime, run, spec, log)
-    assert result.outcome is Outcome.TIMEOUT
-    assert result.exit_code is None
-    assert result.error == "timed out after 1 s"
-    assert any("timed out after 1 s" in line for line in log.lines)
-    assert_none_running(bg, stubborn, fg)
+    marks = bg, stubborn, fg = marker(), marker(), marker()
+    ws = any_runtime.dirs(run).workspace
+    flags = (ws / "bg.up", ws / "stubborn.up", ws / "fg.up")
+    # Each process says it started before the timeout stops it; on a loaded machine a short
+    # timeout can win that race, so it doubles until they got that far.
+    for timeout in TIMEOUTS:
+        log = Log()
+        spec = step(
+            f"sleep {bg} & echo up > bg.up",
+            f"bash -c 'trap \"\" TERM; echo up > stubborn.up; while :; do sleep 0.1; done'"
+            f" {stubborn} &",
+            f"bash -c 'echo up > fg.up; exec sleep {fg}'",
+            timeout_seconds=timeout,
+        )
+        result = execute(any_runtime, run, spec, log)
+        assert result.outcome is Outcome.TIMEOUT
+        assert result.exit_code is None
+        assert result.error == f"timed out after {timeout} s"
+        assert any(f"timed out after {timeout} s" in line for line in log.lines)
+        assert_none_running(*marks)
+        if lines_written(*flags):
+            break
+        for f in flags:
+            f.unlink(missing_ok=True)
+    else:
+        pytest.fail(f"the step's processes never started within {TIMEOUTS[-1]} s")
 
 
 def test_cancel_from_another_thread_stops_the_step(any_runtime: LocalRuntime, run: RunSpec) -> None:
