@@ -20,7 +20,7 @@ import pytest
 
 from platform_sdk.config import load_settings
 from platform_sdk.core.access import Actor
-from platform_sdk.core.sandbox import HOME, INSTALL_HINT, UID, WORKSPACE, Sandbox
+from platform_sdk.core.sandbox import HOME, INSTALL_HINT, UID, WORKSPACE, Layout, Limits, Sandbox
 from platform_sdk.errors import ConfigError
 from platform_sdk.git.repos import repo_path
 from platform_sdk.pipelines.runtime.base import Outcome, RunSpec, StepResult
@@ -348,3 +348,25 @@ def test_hidden_paths_under_a_shown_system_dir_stay_hidden(tmp_path: Path, site:
     out = [line for line in log.lines if not line.startswith("+ ")]
     assert out[:2] == ["0", "0"]
     assert int(out[2]) > 10
+
+
+def test_limits_hold_without_prlimit_too(
+    tmp_path: Path, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where util-linux ``prlimit`` is missing the limits are set in the child before exec."""
+    import platform_sdk.core.sandbox as sandbox_module
+
+    real = sandbox_module.shutil.which
+    monkeypatch.setattr(
+        sandbox_module.shutil,
+        "which",
+        lambda name, **kw: None if name == "prlimit" else real(name, **kw),
+    )
+    runtime = LocalRuntime(tmp_path / "runs", sandbox=Sandbox(limits=Limits(open_files=77)))
+    launch = runtime.sandbox.launch(["true"], Layout(tmp_path), {})
+    launch.close()
+    assert launch.preexec_fn is not None
+    assert "prlimit" not in " ".join(launch.argv)
+    result, log = _step(runtime, site.run, "ulimit -n")
+    assert result.outcome is Outcome.SUCCESS, log.text
+    assert log.lines[-1] == "77"
