@@ -164,7 +164,8 @@ class Limits:
         return cls(**values)
 
     def rlimits(self) -> list[tuple[int, int]]:
-        """``(resource, value)`` pairs, core dumps off; unlimited entries left out."""
+        """``(resource, value)`` pairs, core dumps off; unlimited entries left out, each capped
+        at this process's hard limit (which no child may exceed)."""
         pairs = [
             (resource.RLIMIT_CPU, self.cpu_seconds),
             (resource.RLIMIT_AS, self.address_space),
@@ -173,7 +174,13 @@ class Limits:
             (resource.RLIMIT_FSIZE, self.file_size),
             (resource.RLIMIT_CORE, 0),
         ]
-        return [(res, value) for res, value in pairs if value is not None]
+        out = []
+        for res, value in pairs:
+            if value is None:
+                continue
+            _soft, hard = resource.getrlimit(res)  # what the child inherits and cannot exceed
+            out.append((res, value if hard == resource.RLIM_INFINITY else min(value, hard)))
+        return out
 
     def prlimit_args(self) -> list[str]:
         names = {
@@ -189,9 +196,7 @@ class Limits:
     def apply(self) -> None:
         """Set the limits on the calling process (soft and hard: they cannot be raised)."""
         for res, value in self.rlimits():
-            _soft, hard = resource.getrlimit(res)
-            capped = value if hard == resource.RLIM_INFINITY else min(value, hard)
-            resource.setrlimit(res, (capped, capped))
+            resource.setrlimit(res, (value, value))
 
 
 def _parse_limit(key: str, value: str, kind: str) -> int | None:

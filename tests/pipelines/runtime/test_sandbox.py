@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from textwrap import dedent
 
 import pytest
 
@@ -370,3 +373,32 @@ def test_limits_hold_without_prlimit_too(
     result, log = _step(runtime, site.run, "ulimit -n")
     assert result.outcome is Outcome.SUCCESS, log.text
     assert log.lines[-1] == "77"
+
+
+def test_limits_above_the_workers_own_are_capped_not_fatal(tmp_path: Path) -> None:
+    """A worker whose own hard limit is lower than the configured one still starts steps (at
+    its limit): prlimit would refuse to raise it. Tried in a child process, whose lowered hard
+    limit cannot leak into the tests that follow."""
+    code = dedent(
+        """
+        import resource, subprocess, sys
+        from pathlib import Path
+        from platform_sdk.core.sandbox import Layout, Limits, Sandbox
+        resource.setrlimit(resource.RLIMIT_NOFILE, (512, 512))
+        launch = Sandbox(limits=Limits(open_files=100_000)).launch(
+            ["bash", "-c", "ulimit -n"], Layout(Path(sys.argv[1])), {"PATH": "/usr/bin:/bin"}
+        )
+        out = subprocess.run(launch.argv, env=launch.env, pass_fds=launch.pass_fds,
+                             capture_output=True, text=True)
+        print(out.returncode, out.stdout.strip(), out.stderr.strip())
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])},
+        check=False,
+    )
+    assert proc.stdout.split() == ["0", "512"], proc.stdout + proc.stderr
