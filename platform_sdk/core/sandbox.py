@@ -24,7 +24,10 @@ With ``bubblewrap`` (the default, Debian/Ubuntu package ``bubblewrap``, binary `
   worker's own variables (database URL, master key, …) never reach it. It is not put on the
   command line, where any local user could read it in ``/proc/PID/cmdline``;
 - the network is the host's (loopback included: a step can reach the platform's own HTTP
-  port) unless ``network=False``, which gives a namespace with only its own loopback.
+  port) unless ``network=False``, which gives a namespace with only its own loopback. Sharing
+  the host's network means sharing whatever listens on it: a database or cache on 127.0.0.1
+  that trusts local connections (PostgreSQL ``trust``, Redis without a password) is open to
+  every step — give them passwords, or run steps with ``network: none``.
 
 With ``none`` (``PLATFORM_LOCAL_SANDBOX=none``, for a single-user laptop) the command runs as
 is, as the worker's user, in the host directories: only the environment and the limits apply.
