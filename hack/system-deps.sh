@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System packages the test suite drives for real (the Python ones come from pyproject.toml):
 # git-lfs, for the Git LFS client tests; chromium, for the dashboards' browser tests (Playwright
-# drives Debian's /usr/bin/chromium and never downloads a browser). Installed with apt-get when
+# drives Debian's /usr/bin/chromium and never downloads a browser); bubblewrap, the sandbox of
+# the local pipeline runtime (bwrap; the server needs it too, unless PLATFORM_LOCAL_SANDBOX=none). Installed with apt-get when
 # missing and we are root; otherwise a message says what to install. Node.js >= 20.19 is
 # checked, not installed (see below).
 set -euo pipefail
@@ -12,6 +13,7 @@ git lfs version >/dev/null 2>&1 || missing+=(git-lfs)
 # the browser tests launch exactly /usr/bin/chromium (Debian's package), so that is what is checked:
 # any other chromium on PATH would pass here and leave those tests without a browser
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 
 # Node.js >= 20.19 builds the JupyterLab extension (rspack's minimum) when the package is
 # installed (`pip install -e .` runs `jlpm install && jlpm build:prod` in extension/). Debian 12
@@ -27,7 +29,7 @@ if ! node_ok; then
 fi
 
 if ((${#missing[@]} == 0)); then
-  echo "system-deps: git, git-lfs and chromium present"
+  echo "system-deps: git, git-lfs, chromium and bubblewrap present"
   exit 0
 fi
 if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from platform_sdk.core.sandbox import Limits
 from platform_sdk.errors import ConfigError
 
 __all__ = ["LogSettings", "Settings", "load_settings"]
@@ -79,6 +80,10 @@ class Settings(BaseSettings):
     runtime: Literal["local", "kubernetes"] = Field(
         "local", validation_alias=_alias("PLATFORM_RUNTIME")
     )
+    local_sandbox: Literal["bubblewrap", "none"] = Field(
+        "bubblewrap", validation_alias=_alias("PLATFORM_LOCAL_SANDBOX")
+    )
+    local_limits: str = Field("", validation_alias=_alias("PLATFORM_LOCAL_LIMITS"))
     kubeconfig: Path | None = Field(None, validation_alias=_alias("KUBECONFIG"))
     listen: str = Field("127.0.0.1:8080", validation_alias=_alias("PLATFORM_LISTEN"))
     log: str = Field("info", validation_alias=_alias("PLATFORM_LOG"))
@@ -230,6 +235,12 @@ class Settings(BaseSettings):
         assert value is not None
         return cls._check_listen(value)
 
+    @field_validator("local_limits")
+    @classmethod
+    def _check_local_limits(cls, value: str) -> str:
+        Limits.parse(value)
+        return value
+
     @field_validator("log")
     @classmethod
     def _check_log(cls, value: str) -> str:
@@ -297,6 +308,11 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         """``PLATFORM_PUBLIC_URL``, or ``http://`` + the listen address (links in messages)."""
         return self.public_url or f"http://{self.listen}"
+
+    @property
+    def limits(self) -> Limits:
+        """``PLATFORM_LOCAL_LIMITS`` parsed."""
+        return Limits.parse(self.local_limits)
 
     @property
     def log_settings(self) -> LogSettings:

@@ -27,9 +27,10 @@ from platform_sdk.core.blobs import BlobStore, open_blobs
 from platform_sdk.core.bus import Bus, open_bus
 from platform_sdk.core.db import make_engine, make_sessionmaker, session_scope
 from platform_sdk.core.extras import missing_extra
-from platform_sdk.core.health import Readiness, check_readiness
+from platform_sdk.core.health import Readiness, check_component, check_readiness
 from platform_sdk.core.migrate import ensure_current, schema_state, upgrade
 from platform_sdk.core.runtime import Runtime
+from platform_sdk.core.sandbox import Sandbox
 from platform_sdk.errors import NotFound
 from platform_sdk.identity.bootstrap import AdminCredentials, bootstrap, bootstrap_admin
 from platform_sdk.identity.models import User, UserKind
@@ -206,13 +207,29 @@ class Platform:
             )
 
     def readiness(self) -> Readiness:
-        """Which of database, object store and bus answer (and whether the schema is current)."""
-        return check_readiness(
+        """Which of database, object store and bus answer (and whether the schema is current);
+        on the local runtime also whether its sandbox can run steps (``sandbox``: the
+        bubblewrap version, or ``none (PLATFORM_LOCAL_SANDBOX=none)``)."""
+        ready = check_readiness(
             self.engine,
             {
                 "object_store": (self.blobs.backend, self.blobs.ping),
                 "bus": (self.bus.backend, self.bus.ping),
             },
+        )
+        if self.settings.runtime != "local":
+            return ready
+        sandbox = check_component("sandbox", self.sandbox.mode, self.sandbox.describe)
+        return Readiness([*ready.components, sandbox])
+
+    @cached_property
+    def sandbox(self) -> Sandbox:
+        """How the local runtime isolates steps (``PLATFORM_LOCAL_SANDBOX``,
+        ``PLATFORM_LOCAL_LIMITS``); the data dir never shows inside."""
+        return Sandbox(
+            self.settings.local_sandbox,
+            limits=self.settings.limits,
+            hide=(self.settings.data_dir,),
         )
 
     def describe(self) -> dict[str, Any]:
@@ -224,6 +241,7 @@ class Platform:
             "object_store": self.blobs.backend,
             "bus": self.bus.backend,
             "runtime": self.settings.runtime,
+            "sandbox": self.settings.local_sandbox if self.settings.runtime == "local" else "pods",
             "user": self._username or "(data dir admin)",
         }
 

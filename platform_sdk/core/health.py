@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 
 from platform_sdk.core.migrate import FIX_COMMAND, schema_state
 
-__all__ = ["ComponentStatus", "Readiness", "check_database", "check_readiness"]
+__all__ = ["ComponentStatus", "Readiness", "check_component", "check_database", "check_readiness"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,11 @@ def _timed(name: str, backend: str, probe: Callable[[], str]) -> ComponentStatus
         detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         ok = False
     return ComponentStatus(name, ok, detail, backend, (time.perf_counter() - start) * 1000)
+
+
+def check_component(name: str, backend: str, probe: Callable[[], str]) -> ComponentStatus:
+    """One component whose ``probe`` answers its detail (or raises: the component is down)."""
+    return _timed(name, backend, probe)
 
 
 def check_database(engine: Engine) -> ComponentStatus:

@@ -24,6 +24,7 @@ The format::
           allow_failure: false
           artifacts: ["dist/*.whl"]
           type: command         # or image_build, with context, dockerfile, destination
+          network: none         # no network at all (default: the runtime's network)
 
 This module is the public face; the work is split by concern:
 

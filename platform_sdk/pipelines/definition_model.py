@@ -16,10 +16,12 @@ from typing import Any, Literal, cast
 from platform_sdk.errors import ValidationFailed
 from platform_sdk.pipelines.triggers import Triggers, When
 
-__all__ = ["DEFAULT_TIMEOUT_SECONDS", "Definition", "StepDef", "StepType"]
+__all__ = ["DEFAULT_TIMEOUT_SECONDS", "NETWORKS", "Definition", "Network", "StepDef", "StepType"]
 
 StepType = Literal["command", "image_build"]
 STEP_TYPES: tuple[StepType, ...] = ("command", "image_build")
+Network = Literal["default", "none"]
+NETWORKS: tuple[Network, ...] = ("default", "none")
 DEFAULT_TIMEOUT_SECONDS = 3600
 FORMAT_VERSION = 1
 
@@ -31,7 +33,8 @@ class StepDef:
     ``env`` values are the source text of the YAML scalars, ``${{ secrets.X }}`` left in
     place. ``matrix`` maps each axis to its values, in file order. ``timeout_seconds`` None
     means the run's timeout applies. ``context``/``dockerfile``/``destination`` are used by
-    ``image_build`` steps only.
+    ``image_build`` steps only. ``network`` is ``default`` (the runtime's network) or ``none``
+    (no network at all, loopback of the host included).
     """
 
     name: str
@@ -49,6 +52,7 @@ class StepDef:
     context: str = "."
     dockerfile: str = "Dockerfile"
     destination: str | None = None
+    network: Network = "default"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +71,7 @@ class StepDef:
             "context": self.context,
             "dockerfile": self.dockerfile,
             "destination": self.destination,
+            "network": self.network,
         }
 
     @classmethod
@@ -75,6 +80,9 @@ class StepDef:
         if kind not in STEP_TYPES:
             raise ValueError(f"unknown step type {kind!r}")
         timeout = data.get("timeout_seconds")
+        network = data.get("network", "default")
+        if network not in NETWORKS:
+            raise ValueError(f"unknown network {network!r}")
         return cls(
             name=str(data["name"]),
             image=data.get("image"),
@@ -94,6 +102,7 @@ class StepDef:
             context=str(data.get("context", ".")),
             dockerfile=str(data.get("dockerfile", "Dockerfile")),
             destination=data.get("destination"),
+            network=cast(Network, network),
         )
 
 

@@ -62,6 +62,7 @@ class PlannedStep:
     context: str = "."
     dockerfile: str = "Dockerfile"
     destination: str | None = None
+    network: str = "default"
 
 
 def secret_names(defn: Definition) -> set[str]:
@@ -165,6 +166,7 @@ def expand_steps(
                 context=step.context,
                 dockerfile=step.dockerfile,
                 destination=step.destination,
+                network=step.network,
             )
         )
     return planned

@@ -21,7 +21,7 @@ from platform_sdk.pipelines.definition_fields import (
     check_globs,
     check_relative_path,
 )
-from platform_sdk.pipelines.definition_model import STEP_TYPES, StepDef, StepType
+from platform_sdk.pipelines.definition_model import NETWORKS, STEP_TYPES, Network, StepDef, StepType
 from platform_sdk.pipelines.definition_values import (
     ENV_NAME_RULE,
     STEP_NAME_RULE,
@@ -50,6 +50,7 @@ STEP_KEYS = (
     "allow_failure",
     "artifacts",
     "type",
+    "network",
     *IMAGE_BUILD_KEYS,
 )
 WHEN_KEYS = ("branch", "event", "path")
@@ -131,6 +132,7 @@ def _step(node: Node, index: int, p: Problems) -> tuple[StepDef | None, _Seen | 
         if "dockerfile" in m
         else "Dockerfile"
     )
+    network = _network(m["network"], f"{key}.network", p) if "network" in m else "default"
     if len(p.items) > before or info is None:
         return None, info
     assert kind is not None
@@ -143,6 +145,7 @@ def _step(node: Node, index: int, p: Problems) -> tuple[StepDef | None, _Seen | 
     assert artifacts is not None
     assert ctx is not None
     assert dockerfile is not None
+    assert network is not None
     step = StepDef(
         name=info.name,
         image=image,
@@ -159,8 +162,20 @@ def _step(node: Node, index: int, p: Problems) -> tuple[StepDef | None, _Seen | 
         context=ctx,
         dockerfile=dockerfile,
         destination=destination,
+        network=network,
     )
     return step, info
+
+
+def _network(node: Node, key: str, p: Problems) -> Network | None:
+    text = p.text(node, key, strict=True)
+    if text is None:
+        return None
+    for choice in NETWORKS:
+        if text == choice:
+            return choice
+    p.add(node, key, f"unknown network {text!r}" + suggest(text, NETWORKS))
+    return None
 
 
 def _kind(m: dict[str, Node], key: str, p: Problems) -> StepType | None:

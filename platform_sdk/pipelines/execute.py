@@ -134,6 +134,7 @@ def _build(db: Any, claim: Claim) -> tuple[RunSpec, StepSpec, list[str]]:
         timeout_seconds=float(timeout),
         artifacts=tuple(plan.get("artifacts") or ()),
         attempt=claim.attempt,
+        network=plan.get("network") != "none",
     )
     return run_spec, step_spec, [*values.values(), *secrets.values()]
 

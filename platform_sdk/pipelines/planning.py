@@ -148,6 +148,7 @@ def plan_run(
             "context": getattr(step, "context", None),
             "dockerfile": getattr(step, "dockerfile", None),
             "destination": getattr(step, "destination", None),
+            "network": step.network,
         }
         if getattr(step, "destination", None) and not step.skip:
             images.append(step.destination)

@@ -71,9 +71,20 @@ def make_runtime(platform: Platform, worker_id: str) -> StepRuntime:
         from platform_sdk.pipelines.runtime.kubernetes import KubernetesRuntime
 
         return KubernetesRuntime.from_settings(settings, git_token=clone_token_minter(platform))
+    from platform_sdk.core.sandbox import SandboxUnavailable
     from platform_sdk.pipelines.runtime.local import LocalRuntime
 
-    return LocalRuntime(settings.data_dir / "workspaces" / worker_id)
+    sandbox = platform.sandbox
+    if not sandbox.isolated:
+        log.warning(
+            "PLATFORM_LOCAL_SANDBOX=none: pipeline steps run unsandboxed, as this server's user"
+        )
+    else:
+        try:
+            sandbox.check()
+        except SandboxUnavailable as exc:
+            log.error("pipeline steps will be refused: %s", exc.message)
+    return LocalRuntime(settings.data_dir / "workspaces" / worker_id, sandbox=sandbox)
 
 
 @dataclass

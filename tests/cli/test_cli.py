@@ -73,6 +73,8 @@ def test_status_on_embedded_defaults(tmp_path: Path) -> None:
     assert body["status"] == "ready"
     assert body["components"]["object_store"]["backend"] == "local"
     assert body["components"]["bus"]["backend"] == "in-process"
+    assert body["sandbox"] == "bubblewrap"
+    assert body["components"]["sandbox"]["detail"].startswith("bubblewrap 0.")
 
 
 def test_status_names_the_component_that_is_down(tmp_path: Path, closed_port: int) -> None:

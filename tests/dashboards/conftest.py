@@ -44,6 +44,7 @@ def site(platform: Platform, people: People, tmp_path: Path) -> Iterator[Site]:
         yield Site(world, f"http://127.0.0.1:{port}")
     finally:
         next(gen, None)
+        world.gate.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,10 @@
 """A small world for the dashboard tests: a developer's project with a pipeline, issues, a merge
 request, logs, an alert rule and a viewer who sees only part of it.
 
-``dev`` owns ``dev/app`` (pipeline ``build`` → ``test``; ``test`` waits for the file ``gate``
-when the run's parameter ``WAIT`` is ``yes``) and ``dev/other``; ``vera`` is a viewer of
-``dev/app`` only. Logs are put in the telemetry spool (queryable at once), a few seconds old.
+``dev`` owns ``dev/app`` (pipeline ``build`` → ``test``; ``test`` waits for ``gate``, a
+:class:`~tests.pipelines.helpers.Gate`, when the run's parameter ``WAIT`` names its port) and
+``dev/other``; ``vera`` is a viewer of ``dev/app`` only. Logs are put in the telemetry spool
+(queryable at once), a few seconds old.
 """
 
 from __future__ import annotations
@@ -19,20 +20,22 @@ from platform_sdk.pipelines.schemas import TriggerIn
 from platform_sdk.pipelines.services import runs
 from platform_sdk.sdk import Platform
 from tests.observe.explore_data import rows
-from tests.pipelines.helpers import commit_files, make_project
+from tests.pipelines.helpers import Gate, commit_files, make_project
 from tests.plugins.platforms import People
 
 DEFINITION = """\
 pipeline:
   on:
-    manual: {parameters: {WAIT: {default: "no"}}}
+    manual: {parameters: {WAIT: {default: ""}}}
   steps:
     - name: build
       commands: ["echo building"]
     - name: test
       depends_on: [build]
       commands:
-        - 'if [ "$WAIT" = yes ]; then while [ ! -f %(gate)s ]; do sleep 0.1; done; fi'
+        - |
+          [ -z "$WAIT" ] || until (exec 3<>/dev/tcp/127.0.0.1/$WAIT) 2>/dev/null
+          do sleep 0.1; done
         - echo tested
 """
 
@@ -43,13 +46,13 @@ class World:
     people: People
     dev: Actor
     vera: Actor
-    gate: Path
+    gate: Gate
 
     def as_(self, actor: Actor) -> Platform:
         return acting_as(self.platform, actor)
 
     def trigger(self, wait: bool = False) -> int:
-        body = TriggerIn(parameters={"WAIT": "yes" if wait else "no"})
+        body = TriggerIn(parameters={"WAIT": str(self.gate.port) if wait else ""})
         with self.platform.session() as db:
             return runs.trigger_run(db, actor=self.dev, project="dev/app", body=body).number
 
@@ -77,8 +80,8 @@ def add_logs(platform: Platform, items: list[tuple[str, str, str]], *, age: floa
 
 def make_world(platform: Platform, people: People, tmp: Path) -> World:
     dev = people.user("dev", roles=("developer",))
-    gate = tmp / "gate"
-    bare = make_project(people, dev, "app", {".platform.yaml": DEFINITION % {"gate": gate}})
+    gate = Gate()
+    bare = make_project(people, dev, "app", {".platform.yaml": DEFINITION})
     commit_files(bare, {"feature.txt": "new feature\n"}, branch="feature")
     people.project(dev, "other")
     with platform.session() as db:

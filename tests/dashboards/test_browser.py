@@ -84,6 +84,6 @@ def test_pipeline_status_changes_live(site: Site, page: Any) -> None:
     status = page.get_by_text(f"Run #{number}")
     expect(status).to_contain_text("running", timeout=TIMEOUT)
     expect(page.locator(".tabulator-row", has_text="test").last).to_contain_text("running")
-    site.world.gate.write_text("go")
+    site.world.gate.open()
     expect(status).to_contain_text("success", timeout=TIMEOUT)  # no reload
     expect(page.locator(".tabulator-row", has_text="test").last).to_contain_text("success")

@@ -79,6 +79,7 @@ def test_the_platform_image_is_multi_stage_non_root_and_serves() -> None:
     assert re.findall(r"^FROM .* AS (\w+)$", text, re.M) == ["extension", "wheels", "runtime"]
     assert "COPY extensio[n] /src/extension/" in text  # builds with or without extension/
     assert re.search(r"apt-get install .*\bgit\b", text)
+    assert re.search(r"apt-get install .*\bbubblewrap\b", text)  # the local runtime's sandbox
     assert re.search(r"^USER 10001", text, re.M)
     assert 'ENTRYPOINT ["tini", "--", "platform"]' in text
     assert 'CMD ["serve"]' in text

@@ -1,8 +1,9 @@
 """A seeded platform for the sidebar's tests.
 
 ``alice`` owns ``alice/app`` (a finished pipeline run whose ``build`` step echoes
-:data:`LOG_LINE`; a run's ``test`` step waits for the file its parameter ``GATE`` names; an
-open merge request; a firing log alert) and ``alice/docs`` (nothing in it);
+:data:`LOG_LINE`; a run's ``test`` step waits until the 127.0.0.1 port its parameter
+``GATE`` names accepts connections, a :class:`~tests.pipelines.helpers.Gate`; an open merge
+request; a firing log alert) and ``alice/docs`` (nothing in it);
 ``bob`` owns ``bob/secret`` and may not read alice's projects.
 """
 
@@ -25,7 +26,7 @@ from tests.plugins.platforms import People
 
 LOG_LINE = "hello from the sidebar"
 
-# ``test`` waits for the file named by the run's parameter GATE, when one is given.
+# ``test`` waits for the Gate whose port is the run's parameter GATE, when one is given.
 DEFINITION = f"""\
 pipeline:
   on:
@@ -36,7 +37,9 @@ pipeline:
     - name: test
       depends_on: [build]
       commands:
-        - 'if [ -n "$GATE" ]; then while [ ! -f "$GATE" ]; do sleep 0.1; done; fi'
+        - |
+          [ -z "$GATE" ] || until (exec 3<>/dev/tcp/127.0.0.1/$GATE) 2>/dev/null
+          do sleep 0.1; done
         - echo tested
 """
 

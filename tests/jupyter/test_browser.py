@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.jupyter.seed import LOG_LINE, Seeded
+from tests.pipelines.helpers import Gate
 from tests.plugins.s3 import free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -177,8 +178,10 @@ def test_live_status_snippet_and_dashboard(
         "src", "http://127.0.0.1:8080/dashboards/pipelines?project=alice%2Fapp"
     )
 
-    gate = tmp_path / "gate"
-    run = seeded.platform.projects.get("alice/app").pipelines.trigger("main", {"GATE": str(gate)})
+    gate = Gate()
+    run = seeded.platform.projects.get("alice/app").pipelines.trigger(
+        "main", {"GATE": str(gate.port)}
+    )
     worker = threading.Thread(target=run.wait, kwargs={"timeout": 120}, daemon=True)
     worker.start()
     try:
@@ -188,10 +191,11 @@ def test_live_status_snippet_and_dashboard(
         logs = page.locator("#jp-main-dock-panel .jp-Platform-logs:visible")
         expect(logs.locator('[data-step="build"] pre')).to_contain_text(LOG_LINE)
         expect(logs.locator(".jp-Platform-logsHeader")).to_contain_text("running")
-        gate.touch()
+        gate.open()
         expect(logs.locator('[data-step="test"] pre')).to_contain_text("tested")
         expect(logs.locator(".jp-Platform-logsHeader")).to_contain_text("success")
         expect(live).to_have_attribute("data-status", "success")
     finally:
-        gate.touch()
+        gate.open()
         worker.join(timeout=120)
+        gate.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
 import tempfile
 import time
@@ -87,15 +89,25 @@ def wait_for(
         time.sleep(0.05)
 
 
-def pid_gone(pid: int, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.05)
-    return False
+class Gate:
+    """Something a (sandboxed) step can wait for: a port on 127.0.0.1 that refuses connections
+    until :meth:`open` (a step sees no file of the test's, but shares the host's loopback).
+    The step runs :attr:`wait` (bash), or the same loop with the port from a parameter."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        self.port: int = self._sock.getsockname()[1]
+        self.wait = (
+            f"until (exec 3<>/dev/tcp/127.0.0.1/{self.port}) 2>/dev/null; do sleep 0.1; done"
+        )
+
+    def open(self) -> None:
+        with contextlib.suppress(OSError):  # opened already
+            self._sock.listen(64)
+
+    def close(self) -> None:
+        self._sock.close()
 
 
-__all__ = ["commit_files", "make_project", "pid_gone", "uuid", "wait_for"]
+__all__ = ["Gate", "commit_files", "make_project", "uuid", "wait_for"]

@@ -16,6 +16,7 @@ from platform_sdk.pipelines.definition import (
     StepDef,
     Triggers,
     When,
+    expand_steps,
     parse_definition,
 )
 
@@ -265,6 +266,33 @@ def test_durations_out_of_range() -> None:
 def test_retries_are_bounded(value: str, message: str) -> None:
     line, key, text = one(steps(f"- {{name: a, commands: [x], retries: {value}}}\n"))
     assert (line, key) == (3, "pipeline.steps[0].retries")
+    assert message in text
+
+
+def test_network_none_is_kept_through_the_model_and_the_plan() -> None:
+    defn = parse_definition(
+        steps("- {name: offline, commands: [x], network: none}\n- {name: online, commands: [x]}\n")
+    )
+    assert [s.network for s in defn.steps] == ["none", "default"]
+    again = Definition.from_dict(json.loads(json.dumps(defn.to_dict())))
+    assert again == defn
+    planned = expand_steps(defn, event="push", ref="refs/heads/main")
+    assert {p.name: p.network for p in planned} == {"offline": "none", "online": "default"}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("host", "unknown network 'host' (expected one of: default, none)"),
+        ("off", "must be a string, not bool off"),
+        ("nnone", "unknown network 'nnone' (did you mean 'none'?)"),
+        ("null", "must be a string"),
+        ("[none]", "must be a string"),
+    ],
+)
+def test_network_values_are_checked(value: str, message: str) -> None:
+    line, key, text = one(steps(f"- {{name: a, commands: [x], network: {value}}}\n"))
+    assert (line, key) == (3, "pipeline.steps[0].network")
     assert message in text
 
 

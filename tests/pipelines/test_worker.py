@@ -12,12 +12,18 @@ import pytest
 
 from platform_sdk.core.access import Actor
 from platform_sdk.errors import BadRequest, IllegalTransition
+from platform_sdk.pipelines.runtime.local import LocalRuntime
 from platform_sdk.pipelines.schemas import TriggerIn
 from platform_sdk.pipelines.services import runs, steps
 from platform_sdk.pipelines.worker import PipelineWorker
 from platform_sdk.sdk import Platform
-from tests.pipelines.helpers import commit_files, make_project, pid_gone, wait_for
-from tests.pipelines.runtime.local_fixtures import TIMEOUTS, lines_written
+from tests.pipelines.helpers import commit_files, make_project, wait_for
+from tests.pipelines.runtime.local_fixtures import (
+    TIMEOUTS,
+    assert_none_running,
+    marker,
+    wait_running,
+)
 from tests.plugins.platforms import People
 
 
@@ -83,23 +89,20 @@ def _run_id(platform: Platform, actor: Actor, number: int) -> object:
         return runs.get_run(db, actor=actor, project="dev/app", number=number).id
 
 
-def test_a_timeout_kills_the_process_group(
-    platform: Platform, people: People, dev: Actor, tmp_path: Path
-) -> None:
-    pidfile = tmp_path / "pids"
+def test_a_timeout_kills_the_process_group(platform: Platform, people: People, dev: Actor) -> None:
+    mark = marker()  # looked for in the host's process list: the step is sandboxed
     bare = make_project(people, dev, "app", {"README.md": "timeouts"})
     worker = PipelineWorker(platform, worker_id="w1", max_parallel=1)
     try:
-        # The step must write its child's pid before the timeout stops it; on a loaded machine
-        # a short timeout can win that race, so it doubles until the step got that far.
+        # The step must start its child before the timeout stops it; on a loaded machine a
+        # short timeout can win that race, so it doubles until the step got that far.
         for timeout in TIMEOUTS:
-            pidfile.unlink(missing_ok=True)
             definition = f"""\
 pipeline:
   steps:
     - name: slow
       timeout: {timeout}s
-      commands: ["sleep 300 & echo $! >> {pidfile}; wait"]
+      commands: ["sleep {mark} & echo child started; wait"]
 """
             commit_files(bare, {".platform.yaml": definition})
             number = _trigger(platform, dev, "dev/app")
@@ -107,13 +110,13 @@ pipeline:
             run = wait_for(platform, dev, "dev/app", number)
             assert run.status == "failure"
             assert run.steps[0].status == "failure"
-            assert f"timed out after {timeout} s" in _log(platform, dev, number, "slow")
-            if lines_written(pidfile):
+            text = _log(platform, dev, number, "slow")
+            assert f"timed out after {timeout} s" in text
+            assert_none_running(mark)  # the step's background child did not survive it
+            if "child started" in text:
                 break
         else:
-            pytest.fail(f"the step never wrote its child's pid within {TIMEOUTS[-1]} s")
-        pid = int(pidfile.read_text().split()[0])
-        assert pid_gone(pid), "the step's background child survived the timeout"
+            pytest.fail(f"the step never started its child within {TIMEOUTS[-1]} s")
     finally:
         worker.shutdown()
 
@@ -123,24 +126,15 @@ CANCEL_DEADLINE = 20.0
 only the cancel — not the timeout — can stop it in time."""
 
 
-def _read_pid(pidfile: Path, deadline: float) -> int:
-    while True:
-        text = pidfile.read_text() if pidfile.exists() else ""
-        if text.endswith("\n"):
-            return int(text.split()[0])
-        assert time.monotonic() < deadline, "step never started"
-        time.sleep(0.02)
-
-
 def test_cancel_stops_a_running_step_long_before_its_timeout(
-    platform: Platform, people: People, dev: Actor, tmp_path: Path
+    platform: Platform, people: People, dev: Actor
 ) -> None:
-    pidfile = tmp_path / "pids"
+    mark = marker()  # looked for in the host's process list: the step is sandboxed
     definition = f"""\
 pipeline:
   steps:
     - name: slow
-      commands: ["sleep 3600 & echo $! >> {pidfile}; wait"]
+      commands: ["sleep {mark} & wait"]
 """
     make_project(people, dev, "app", {".platform.yaml": definition})
     number = _trigger(platform, dev, "dev/app")
@@ -149,14 +143,14 @@ pipeline:
     loop = threading.Thread(target=worker.loop, args=(halt,))
     loop.start()
     try:
-        pid = _read_pid(pidfile, time.monotonic() + 60)
+        wait_running(mark)
         with platform.session() as db:
             step = runs.get_run(db, actor=dev, project="dev/app", number=number).steps[0]
         assert step.status == "running"
         with platform.session() as db:
             out = runs.cancel_run(db, actor=dev, project="dev/app", number=number)
         assert out.status == "cancelled"
-        assert pid_gone(pid, timeout=CANCEL_DEADLINE), "cancel left the step's process running"
+        assert_none_running(mark, timeout=CANCEL_DEADLINE)  # cancel left none of it running
         deadline = time.monotonic() + CANCEL_DEADLINE
         while True:
             with platform.session() as db:
@@ -206,9 +200,18 @@ def test_two_workers_on_postgres_run_100_steps_once_each(
     make_project(people, dev, "app", {".platform.yaml": f"pipeline:\n  steps:\n{lines}\n"})
     numbers = [_trigger(platform, dev, "dev/app") for _ in range(2)]
     other = Platform(platform.settings)
+    # The steps append to one ledger file on the host, which a sandboxed step cannot see: the
+    # workers run steps unsandboxed (PLATFORM_LOCAL_SANDBOX=none) to count every execution.
+    workspaces = platform.settings.data_dir / "workspaces"
     workers = [
-        PipelineWorker(platform, worker_id="alpha", max_parallel=4, poll=0.05),
-        PipelineWorker(other, worker_id="beta", max_parallel=4, poll=0.05),
+        PipelineWorker(
+            plat,
+            worker_id=name,
+            max_parallel=4,
+            poll=0.05,
+            runtime=LocalRuntime(workspaces / name, sandbox="none"),
+        )
+        for plat, name in ((platform, "alpha"), (other, "beta"))
     ]
     halt = threading.Event()
     threads = [threading.Thread(target=w.loop, args=(halt,)) for w in workers]

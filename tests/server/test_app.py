@@ -26,8 +26,11 @@ def test_readyz_reports_each_component(client: TestClient) -> None:
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["status"] == "ready"
-    assert set(body["components"]) == {"database", "object_store", "bus"}
+    assert set(body["components"]) == {"database", "object_store", "bus", "sandbox"}
     assert body["components"]["database"]["detail"].startswith("schema at 0")
+    sandbox = body["components"]["sandbox"]  # how the local runtime isolates pipeline steps
+    assert (sandbox["ok"], sandbox["backend"]) == (True, "bubblewrap")
+    assert sandbox["detail"].startswith("bubblewrap 0.")
 
 
 def test_unknown_route_is_a_json_not_found(client: TestClient) -> None:

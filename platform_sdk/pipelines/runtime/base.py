@@ -77,6 +77,8 @@ class StepSpec:
     artifacts: tuple[str, ...] = ()
     """Glob patterns, relative to the workspace, of files to keep."""
     attempt: int = 1
+    network: bool = True
+    """False for a step that declares ``network: none``: it gets no network at all."""
 
 
 class Outcome(enum.StrEnum):

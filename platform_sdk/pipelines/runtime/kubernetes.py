@@ -57,7 +57,12 @@ from platform_sdk.pipelines.runtime.k8s_watch import PodWatch, Timing, ignore_mi
 from platform_sdk.pipelines.runtime.local_artifacts import check_patterns
 from platform_sdk.pipelines.runtime.local_procs import NOTICE
 
-__all__ = ["KubernetesRuntime"]
+__all__ = ["NETWORK_NOT_ENFORCED", "KubernetesRuntime"]
+
+NETWORK_NOT_ENFORCED = (
+    "network: none is not enforced on the kubernetes runtime: the step's pod checks the commit "
+    "out over the network, and its namespace denies ingress only"
+)
 
 
 class KubernetesRuntime:
@@ -178,6 +183,8 @@ class KubernetesRuntime:
             collector = ArtifactCollector(step.artifacts, nonce, self.options.artifact_max_bytes)
         elif step.artifacts:
             io.log(f"{NOTICE}image_build steps keep no artifacts on the kubernetes runtime")
+        if not step.network:
+            io.log(f"{NOTICE}{NETWORK_NOT_ENFORCED}")
         try:
             try:
                 if step.secrets:

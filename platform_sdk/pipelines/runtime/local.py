@@ -1,44 +1,55 @@
-"""The embedded step runtime: each step is a bash process group in a checkout on local disk.
+"""The embedded step runtime: each step is a bash process tree in a sandbox over a local checkout.
 
 :class:`LocalRuntime` implements :class:`~platform_sdk.pipelines.runtime.base.StepRuntime`
-without containers (``step.image`` is ignored): the step's commands run on the worker's host,
-as the worker's user, with the tools on the worker's ``PATH``. It is the default when no
-cluster is configured — laptops, tests, small single-host installs — and isolates steps from
-the platform's own state, not from the host.
+without containers (``step.image`` is ignored): the step's commands run on the worker's host
+with the host's tools. It is the default when no cluster is configured — laptops, tests, small
+single-host installs.
+
+Each step runs in a bubblewrap sandbox (:mod:`platform_sdk.core.sandbox`): it sees the host's
+system read-only, the run's checkout read-write at ``/workspace`` (its working directory), the
+run's home at ``/home/sandbox`` and its temp dir at ``/tmp``, as an unprivileged uid, and
+nothing else of the host — not the data dir, the other projects' repositories, the key files,
+the spool, the database or the server's processes. The network is the host's (the platform's
+own HTTP port on 127.0.0.1 included) unless the step declares ``network: none``. The limits of
+``PLATFORM_LOCAL_LIMITS`` apply to every process. Without bubblewrap a step is refused with an
+error that names the package, unless ``PLATFORM_LOCAL_SANDBOX=none`` says to run steps
+unsandboxed, as the worker's user, in the host directories (a single-user laptop).
 
 The pieces, one module each:
 
 - :mod:`.local_workspace` — ``{root}/{run_id}/``: checkout, home, tmp, scripts; removal.
-- :mod:`.local_procs` — the process group: start, stream, timeout/cancel, nothing left over.
+- :mod:`.local_procs` — the process tree: start, stream, timeout/cancel, nothing left over.
 - :mod:`.local_output` — bytes to masked lines, long lines cut at 64 KiB.
 - :mod:`.local_artifacts` — ``artifacts`` globs matched inside the workspace only.
 
 A step's environment is built from nothing, never inherited from the worker (which holds the
-platform's database URL and master key): ``PATH`` (the worker's), ``HOME`` and ``TMPDIR`` (the
-run's own directories), ``LANG=C.UTF-8``, then ``step.env``, then ``step.secrets`` (real values
-for the process; masked in every log line).
+platform's database URL and master key): ``PATH`` (the system's in a sandbox, the worker's
+without one), ``HOME`` and ``TMPDIR`` (the run's own directories), ``LANG=C.UTF-8``, then
+``step.env``, then ``step.secrets`` (real values for the process; masked in every log line).
 
-Image builds (``StepKind.IMAGE_BUILD``): there is no build service here, so the runtime uses a
-container engine if one is on the step's ``PATH`` — ``docker``, then ``podman``, then
-``buildah`` — and runs ``<engine> build -f DOCKERFILE -t DESTINATION… CONTEXT`` and
-``<engine> push DESTINATION`` for each as the step's commands (same logs, timeout, cancellation; the
-engine's own login/credentials apply). The build parameters come from ``step.env``:
-``PLATFORM_BUILD_CONTEXT`` (default ``.``), ``PLATFORM_BUILD_DOCKERFILE`` (default
-``CONTEXT/Dockerfile``), both relative to the workspace and kept inside it, and
-``PLATFORM_BUILD_DESTINATION`` (required, one or more image references separated by commas or
-spaces, as for the kubernetes runtime; missing gives ``ERROR``). Without any engine the step
-ends ``FAILURE`` with a log line saying so: the definition is fine, this host cannot build it.
+Image builds (``StepKind.IMAGE_BUILD``): there is no build service here. In a sandbox they end
+``FAILURE`` with :data:`SANDBOXED_BUILD`: a container engine's socket would hand the step the
+host. Without a sandbox the runtime uses a container engine if one is on the step's ``PATH`` —
+``docker``, then ``podman``, then ``buildah`` — and runs ``<engine> build -f DOCKERFILE -t
+DESTINATION… CONTEXT`` and ``<engine> push DESTINATION`` for each as the step's commands (same
+logs, timeout, cancellation; the engine's own login/credentials apply). The build parameters
+come from ``step.env``: ``PLATFORM_BUILD_CONTEXT`` (default ``.``),
+``PLATFORM_BUILD_DOCKERFILE`` (default ``CONTEXT/Dockerfile``), both relative to the workspace
+and kept inside it, and ``PLATFORM_BUILD_DESTINATION`` (required, one or more image references
+separated by commas or spaces, as for the kubernetes runtime; missing gives ``ERROR``). Without
+any engine the step ends ``FAILURE`` with a log line saying so: the definition is fine, this
+host cannot build it.
 """
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 import threading
 import uuid
 from pathlib import Path, PurePosixPath
 
+from platform_sdk.core.sandbox import Layout, Limits, Sandbox, SandboxMode
 from platform_sdk.errors import PlatformError, ValidationFailed
 from platform_sdk.git.repos import GIT_TIMEOUT
 from platform_sdk.pipelines.runtime.base import (
@@ -58,12 +69,27 @@ from platform_sdk.pipelines.runtime.local_workspace import (
     write_script,
 )
 
-__all__ = ["BUILD_CONTEXT", "BUILD_DESTINATION", "BUILD_DOCKERFILE", "NO_ENGINE", "LocalRuntime"]
+__all__ = [
+    "BUILD_CONTEXT",
+    "BUILD_DESTINATION",
+    "BUILD_DOCKERFILE",
+    "NO_ENGINE",
+    "SANDBOXED_BUILD",
+    "SCRIPT",
+    "LocalRuntime",
+]
 
 BUILD_CONTEXT = "PLATFORM_BUILD_CONTEXT"
 BUILD_DOCKERFILE = "PLATFORM_BUILD_DOCKERFILE"
 BUILD_DESTINATION = "PLATFORM_BUILD_DESTINATION"
 NO_ENGINE = "image_build steps need the kubernetes runtime or a local docker/podman"
+SANDBOXED_BUILD = (
+    "image_build steps need the kubernetes runtime: in the local runtime's sandbox no container "
+    "engine is reachable (its socket would hand the step the host); PLATFORM_LOCAL_SANDBOX=none "
+    "uses a local docker/podman on a single-user machine"
+)
+SCRIPT = "/run/platform/step.sh"
+"""Where a sandboxed step's script is (read-only)."""
 
 _ENGINES = {"docker": "build", "podman": "build", "buildah": "bud"}
 
@@ -88,10 +114,13 @@ class LocalRuntime:
         keep_workspaces: bool = False,
         kill_grace: float = 5.0,
         git_timeout: float = GIT_TIMEOUT,
+        sandbox: Sandbox | SandboxMode = "bubblewrap",
+        limits: Limits | None = None,
     ) -> None:
         if kill_grace < 0:
             raise ValueError(f"kill_grace must be >= 0, not {kill_grace}")
         self.root = Path(root).absolute()
+        self.sandbox = sandbox if isinstance(sandbox, Sandbox) else Sandbox(sandbox, limits=limits)
         self.keep_workspaces = keep_workspaces
         self.kill_grace = kill_grace
         self.git_timeout = git_timeout
@@ -99,7 +128,7 @@ class LocalRuntime:
         self._locks: dict[uuid.UUID, threading.Lock] = {}
 
     def __repr__(self) -> str:
-        return f"LocalRuntime(root={str(self.root)!r})"
+        return f"LocalRuntime(root={str(self.root)!r}, sandbox={self.sandbox.mode!r})"
 
     def dirs(self, run: RunSpec) -> RunDirs:
         """The run's directories (``workspace``, ``home``, ``tmp``, …), made or not."""
@@ -135,14 +164,21 @@ class LocalRuntime:
             check_patterns(step.artifacts)
             if step.timeout_seconds <= 0:
                 raise ValidationFailed(f"step timeout must be positive, not {step.timeout_seconds}")
+            self.sandbox.check()
             self.prepare(run)
-            env = self._env(dirs, step)
+            script = dirs.scripts / f"{step.step_id}-{step.attempt}.sh"
+            layout = Layout(dirs.workspace, dirs.home, dirs.tmp, {SCRIPT: script})
+            env = self._env(layout, step)
             commands = self._commands(step, env, io)
-            bash = shutil.which("bash")
+            bash = shutil.which("bash", path=env["PATH"]) if not self.sandbox.isolated else "bash"
             if bash is None:
                 raise _Finished(StepResult(Outcome.ERROR, error="bash is not installed"))
-            script = write_script(
-                dirs.scripts / f"{step.step_id}-{step.attempt}.sh", step.name, commands
+            write_script(script, step.name, commands)
+            launch = self.sandbox.launch(
+                [bash, "-eo", "pipefail", self.sandbox.path_of(SCRIPT, layout)],
+                layout,
+                env,
+                network=step.network,
             )
         except _Finished as done:
             return done.result
@@ -153,14 +189,11 @@ class LocalRuntime:
             io.log(f"{NOTICE}cannot write the step's script: {exc}")
             return StepResult(Outcome.ERROR, error=f"cannot write the step's script: {exc}")
         end = run_script(
-            script,
-            cwd=dirs.workspace,
-            env=env,
+            launch,
             secrets=step.secrets,
             io=io,
             timeout=step.timeout_seconds,
             kill_grace=self.kill_grace,
-            bash=bash,
         )
         if end.outcome is Outcome.ERROR and end.error:
             io.log(f"{NOTICE}{end.error}")
@@ -185,13 +218,8 @@ class LocalRuntime:
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _env(self, dirs: RunDirs, step: StepSpec) -> dict[str, str]:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-            "HOME": str(dirs.home),
-            "TMPDIR": str(dirs.tmp),
-            "LANG": "C.UTF-8",
-        }
+    def _env(self, layout: Layout, step: StepSpec) -> dict[str, str]:
+        env = self.sandbox.base_env(layout)
         env.update(step.env)
         env.update(step.secrets)
         for key, value in env.items():
@@ -203,7 +231,7 @@ class LocalRuntime:
         if step.kind == StepKind.COMMAND:
             return step.commands
         if step.kind == StepKind.IMAGE_BUILD:
-            return _image_build(step, env, io)
+            return _image_build(step, env, io, sandboxed=self.sandbox.isolated)
         raise ValidationFailed(f"step {step.name!r} has an unknown kind {step.kind!r}")
 
 
@@ -214,7 +242,9 @@ def _inside(name: str, value: str) -> str:
     return str(path)
 
 
-def _image_build(step: StepSpec, env: dict[str, str], io: StepIO) -> tuple[str, ...]:
+def _image_build(
+    step: StepSpec, env: dict[str, str], io: StepIO, *, sandboxed: bool
+) -> tuple[str, ...]:
     destinations = step.env.get(BUILD_DESTINATION, "").replace(",", " ").split()
     if not destinations:
         raise ValidationFailed(
@@ -225,6 +255,9 @@ def _image_build(step: StepSpec, env: dict[str, str], io: StepIO) -> tuple[str, 
     dockerfile = _inside(
         BUILD_DOCKERFILE, step.env.get(BUILD_DOCKERFILE, "").strip() or f"{context}/Dockerfile"
     )
+    if sandboxed:
+        io.log(f"{NOTICE}{SANDBOXED_BUILD}")
+        raise _Finished(StepResult(Outcome.FAILURE, error=SANDBOXED_BUILD))
     engine = next((e for e in _ENGINES if shutil.which(e, path=env["PATH"])), None)
     if engine is None:
         io.log(f"{NOTICE}{NO_ENGINE}: no docker, podman or buildah on PATH")

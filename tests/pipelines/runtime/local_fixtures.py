@@ -1,12 +1,13 @@
 """Helpers of the local runtime tests: a real bare repository made with the git CLI (two
 commits; runs check out the OLDER one by sha, which is no branch tip), a runtime with a short
-kill grace, and a thread-safe log a test can wait on. Each test module declares its fixtures
-over these (three lines each), so no conftest is shared with other runtimes' tests.
+kill grace (sandboxed by default, as in production), a thread-safe log a test can wait on, and
+a look at the host's processes by a marker in their command line (a pid a sandboxed step sees
+is its PID namespace's, not the host's). Each test module declares its fixtures over these
+(three lines each), so no conftest is shared with other runtimes' tests.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import threading
 import time
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from platform_sdk.core.sandbox import SandboxMode
 from platform_sdk.git.repos import git_env
 from platform_sdk.pipelines.runtime.base import RunSpec, StepIO, StepResult, StepSpec
 from platform_sdk.pipelines.runtime.local import LocalRuntime
@@ -56,8 +58,8 @@ def make_repo(base: Path) -> Repo:
     return Repo(bare, old, new)
 
 
-def make_runtime(tmp_path: Path) -> LocalRuntime:
-    return LocalRuntime(tmp_path / "runs", kill_grace=0.5)
+def make_runtime(tmp_path: Path, sandbox: SandboxMode = "bubblewrap") -> LocalRuntime:
+    return LocalRuntime(tmp_path / "runs", kill_grace=0.5, sandbox=sandbox)
 
 
 def run_of(repo: Repo) -> RunSpec:
@@ -112,15 +114,39 @@ def lines_written(*files: Path) -> bool:
     return all(f.exists() and f.read_text().endswith("\n") for f in files)
 
 
-def assert_gone(*pid_files: Path) -> None:
-    """Every pid named in the files is gone (orphans are reaped by PID 1 on its own time)."""
-    pids = [int(p.read_text()) for p in pid_files]
+def marker() -> str:
+    """A ``sleep`` argument no other process has: ``sleep {marker()}`` sleeps ~1000 s."""
+    return f"1000.{uuid.uuid4().int % 10**9:09d}"
+
+
+def running(mark: str) -> list[int]:
+    """Host pids of live (non-zombie) processes whose command line holds ``mark``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if mark in cmdline and stat[stat.rfind(")") + 2 :].split()[:1] != ["Z"]:
+            found.append(int(entry.name))
+    return found
+
+
+def wait_running(mark: str) -> list[int]:
     end = time.monotonic() + DEADLINE
-    for pid in pids:
-        while True:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            assert time.monotonic() < end, f"process {pid} is still alive"
+    while not (pids := running(mark)):
+        assert time.monotonic() < end, f"no process with {mark!r} started"
+        time.sleep(0.02)
+    return pids
+
+
+def assert_none_running(*marks: str, timeout: float = DEADLINE) -> None:
+    """No process with any of the marks is left (orphans may take a moment to be reaped)."""
+    end = time.monotonic() + timeout
+    for mark in marks:
+        while pids := running(mark):
+            assert time.monotonic() < end, f"processes {pids} ({mark}) are still alive"
             time.sleep(0.05)

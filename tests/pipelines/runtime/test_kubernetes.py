@@ -36,7 +36,7 @@ from platform_sdk.pipelines.runtime.base import (
 from platform_sdk.pipelines.runtime.k8s_client import ApiClientKube, KubeApiError
 from platform_sdk.pipelines.runtime.k8s_objects import PodOptions
 from platform_sdk.pipelines.runtime.k8s_watch import Timing
-from platform_sdk.pipelines.runtime.kubernetes import KubernetesRuntime
+from platform_sdk.pipelines.runtime.kubernetes import NETWORK_NOT_ENFORCED, KubernetesRuntime
 
 SECRET = "hunter2-but-longer"
 
@@ -192,6 +192,14 @@ def test_success_streams_masked_logs_and_cleans_up(tmp_path: Path) -> None:
     assert ("delete_secret", step_secret) in [(c[0], c[3]) for c in fake.calls]
     rt.cleanup(run)
     assert fake.verbs()[-1] == "delete_namespace"
+
+
+def test_network_none_says_it_is_not_enforced_here(tmp_path: Path) -> None:
+    fake = FakeKube([SUCCEEDED], logs=["done"])
+    io_, lines = collect_io()
+    result = runtime(fake, tmp_path).run_step(run_spec(), step_spec(network=False), io_)
+    assert result.outcome is Outcome.SUCCESS
+    assert lines[0] == f"[runtime] {NETWORK_NOT_ENFORCED}"
 
 
 def test_namespace_is_created_once_per_run_and_deleted_at_cleanup(tmp_path: Path) -> None:

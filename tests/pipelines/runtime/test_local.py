@@ -1,7 +1,9 @@
 """The local runtime with real processes: checkout, commands, environment, logs, stopping.
 
-Steps use small timeouts (1 s) and a short kill grace (0.5 s); waits for a condition have
-generous deadlines instead of sleeps.
+Steps run sandboxed (bubblewrap), as in production; the tests of the environment and of
+stopping also run with ``PLATFORM_LOCAL_SANDBOX=none``, whose process handling differs. Steps
+use small timeouts (1 s) and a short kill grace (0.5 s); waits for a condition have generous
+deadlines instead of sleeps.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from platform_sdk.core.sandbox import HOME, SandboxMode
 from platform_sdk.errors import BadRequest
 from platform_sdk.pipelines.runtime.base import (
     MASK,
@@ -28,15 +31,18 @@ from tests.pipelines.runtime.local_fixtures import (
     TIMEOUTS,
     Log,
     Repo,
-    assert_gone,
+    assert_none_running,
     execute,
     git,
     in_thread,
     lines_written,
     make_repo,
     make_runtime,
+    marker,
     run_of,
+    running,
     step,
+    wait_running,
 )
 
 
@@ -48,6 +54,13 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Repo:
 @pytest.fixture
 def runtime(tmp_path: Path) -> LocalRuntime:
     return make_runtime(tmp_path)
+
+
+@pytest.fixture(params=["bubblewrap", "none"])
+def any_runtime(tmp_path: Path, request: pytest.FixtureRequest) -> LocalRuntime:
+    """The runtime with and without the sandbox."""
+    mode: SandboxMode = request.param
+    return make_runtime(tmp_path, mode)
 
 
 @pytest.fixture
@@ -154,8 +167,9 @@ def test_keep_workspaces_keeps_them(tmp_path: Path, run: RunSpec) -> None:
 
 
 def test_commands_run_in_order_in_the_workspace_with_a_clean_env(
-    runtime: LocalRuntime, run: RunSpec, monkeypatch: pytest.MonkeyPatch
+    any_runtime: LocalRuntime, run: RunSpec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    runtime = any_runtime
     monkeypatch.setenv("PLATFORM_MASTER_KEY", "worker-only-value")
     log = Log()
     spec = step(
@@ -169,6 +183,7 @@ def test_commands_run_in_order_in_the_workspace_with_a_clean_env(
     result = execute(runtime, run, spec, log)
     assert result == StepResult(Outcome.SUCCESS, exit_code=0)
     dirs = runtime.dirs(run)
+    home, tmp = (HOME, "/tmp") if runtime.sandbox.isolated else (dirs.home, dirs.tmp)
     assert log.lines == [
         "+ echo first",
         "first",
@@ -179,7 +194,7 @@ def test_commands_run_in_order_in_the_workspace_with_a_clean_env(
         "+ " + spec.commands[3],
         "still in src",
         "+ " + spec.commands[4],
-        f"home={dirs.home} tmp={dirs.tmp} lang=C.UTF-8 key=unset",
+        f"home={home} tmp={tmp} lang=C.UTF-8 key=unset",
     ]
 
 
@@ -226,16 +241,14 @@ def test_long_lines_are_cut_without_losing_output(runtime: LocalRuntime, run: Ru
     assert log.lines[-1] == "end"
 
 
-def test_log_lines_arrive_while_the_step_runs(
-    runtime: LocalRuntime, run: RunSpec, tmp_path: Path
-) -> None:
-    gate = tmp_path / "gate"
+def test_log_lines_arrive_while_the_step_runs(runtime: LocalRuntime, run: RunSpec) -> None:
+    runtime.prepare(run)
+    gate = runtime.dirs(run).workspace / "gate"
     log = Log()
     spec = step(
         "echo ready",
-        'while [ ! -e "$GATE" ]; do sleep 0.05; done',
+        "while [ ! -e gate ]; do sleep 0.05; done",
         "echo released",
-        env={"GATE": str(gate)},
         timeout_seconds=120,
     )
     thread, out = in_thread(lambda: execute(runtime, run, spec, log))
@@ -258,44 +271,47 @@ def test_a_step_that_cannot_start_is_an_error(runtime: LocalRuntime, run: RunSpe
 # -- stopping ------------------------------------------------------------------------------------
 
 
-def test_a_timeout_kills_the_whole_process_group(runtime: LocalRuntime, run: RunSpec) -> None:
-    ws = runtime.dirs(run).workspace
-    pid_files = (ws / "bg.pid", ws / "stubborn.pid", ws / "fg.pid")
-    # The processes must write their pids before the timeout stops them; on a loaded machine a
-    # short timeout can win that race, so it doubles until they got that far.
+def test_a_timeout_kills_the_whole_process_group(any_runtime: LocalRuntime, run: RunSpec) -> None:
+    marks = bg, stubborn, fg = marker(), marker(), marker()
+    ws = any_runtime.dirs(run).workspace
+    flags = (ws / "bg.up", ws / "stubborn.up", ws / "fg.up")
+    # Each process says it started before the timeout stops it; on a loaded machine a short
+    # timeout can win that race, so it doubles until they got that far.
     for timeout in TIMEOUTS:
         log = Log()
         spec = step(
-            "sleep 1000 & echo $! > bg.pid",
-            "bash -c 'trap \"\" TERM; echo $$ > stubborn.pid; while :; do sleep 0.1; done' &",
-            "bash -c 'echo $$ > fg.pid; exec sleep 1000'",
+            f"sleep {bg} & echo up > bg.up",
+            f"bash -c 'trap \"\" TERM; echo up > stubborn.up; while :; do sleep 0.1; done'"
+            f" {stubborn} &",
+            f"bash -c 'echo up > fg.up; exec sleep {fg}'",
             timeout_seconds=timeout,
         )
-        result = execute(runtime, run, spec, log)
+        result = execute(any_runtime, run, spec, log)
         assert result.outcome is Outcome.TIMEOUT
         assert result.exit_code is None
         assert result.error == f"timed out after {timeout} s"
         assert any(f"timed out after {timeout} s" in line for line in log.lines)
-        if lines_written(*pid_files):
+        assert_none_running(*marks)
+        if lines_written(*flags):
             break
-        assert_gone(*(p for p in pid_files if lines_written(p)))
-        for p in pid_files:
-            p.unlink(missing_ok=True)
+        for f in flags:
+            f.unlink(missing_ok=True)
     else:
-        pytest.fail(f"the step never wrote its pids within {TIMEOUTS[-1]} s")
-    assert_gone(*pid_files)
+        pytest.fail(f"the step's processes never started within {TIMEOUTS[-1]} s")
 
 
-def test_cancel_from_another_thread_stops_the_step(runtime: LocalRuntime, run: RunSpec) -> None:
+def test_cancel_from_another_thread_stops_the_step(any_runtime: LocalRuntime, run: RunSpec) -> None:
+    bg = marker()
     log = Log()
-    spec = step("sleep 1000 & echo $! > bg.pid", "echo started", "sleep 1000")
-    thread, out = in_thread(lambda: execute(runtime, run, spec, log))
+    spec = step(f"sleep {bg} &", "echo started", "sleep 1000")
+    thread, out = in_thread(lambda: execute(any_runtime, run, spec, log))
     log.wait_for("started")
+    wait_running(bg)
     log.io.cancelled.set()
     thread.join(DEADLINE)
     assert not thread.is_alive()
     assert out[0].outcome is Outcome.CANCELLED
-    assert_gone(runtime.dirs(run).workspace / "bg.pid")
+    assert_none_running(bg)
 
 
 def test_a_cancelled_step_does_not_start(runtime: LocalRuntime, run: RunSpec) -> None:
@@ -307,22 +323,42 @@ def test_a_cancelled_step_does_not_start(runtime: LocalRuntime, run: RunSpec) ->
 
 
 def test_background_children_holding_stdout_do_not_hang_the_step(
-    runtime: LocalRuntime, run: RunSpec
+    tmp_path: Path, run: RunSpec
 ) -> None:
+    """Without a sandbox a ``setsid`` daemon escapes the group: the runtime cannot kill it, only
+    stop reading its output."""
+    runtime = make_runtime(tmp_path, "none")
+    bg, escaped = marker(), marker()
     log = Log()
     spec = step(
-        "sleep 1000 & echo $! > bg.pid",
-        # leaves the process group on purpose: the runtime cannot kill it, only stop reading
-        "setsid sh -c 'echo $$ > escaped.pid; exec sleep 1000' &",
-        "while [ ! -s escaped.pid ]; do sleep 0.05; done",
+        f"sleep {bg} &",
+        f"setsid sh -c 'exec sleep {escaped}' &",
+        f"while ! pgrep -f {escaped} >/dev/null; do sleep 0.05; done",
         "echo main done",
     )
     thread, out = in_thread(lambda: execute(runtime, run, spec, log))
     thread.join(DEADLINE + DRAIN_SECONDS)
-    ws = runtime.dirs(run).workspace
-    escaped = int((ws / "escaped.pid").read_text())
-    os.kill(escaped, 9)
+    for pid in wait_running(escaped):
+        os.kill(pid, 9)
     assert not thread.is_alive(), "run_step hung on the inherited stdout"
     assert out[0].outcome is Outcome.SUCCESS
     assert log.lines[-1] == "main done"
-    assert_gone(ws / "bg.pid", ws / "escaped.pid")
+    assert_none_running(bg, escaped)
+
+
+def test_in_the_sandbox_nothing_outlives_the_step(runtime: LocalRuntime, run: RunSpec) -> None:
+    """A ``setsid`` daemon and a double fork stay in the step's PID namespace, which ends with
+    the step: no process of it is left on the host, and the step does not wait for them."""
+    bg, escaped, daemon = marker(), marker(), marker()
+    log = Log()
+    spec = step(
+        f"sleep {bg} &",
+        f"setsid sh -c 'exec sleep {escaped}' &",
+        f"( ( exec sleep {daemon} ) & ) ",
+        f"until pgrep -f {daemon} && pgrep -f {escaped}; do sleep 0.05; done >/dev/null",
+        "echo main done",
+    )
+    result = execute(runtime, run, spec, log)
+    assert result.outcome is Outcome.SUCCESS
+    assert log.lines[-1] == "main done"
+    assert running(bg) == running(escaped) == running(daemon) == []

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from platform_sdk.pipelines.runtime.base import MASK, Outcome, RunSpec, StepKind, StepResult
-from platform_sdk.pipelines.runtime.local import NO_ENGINE, LocalRuntime
+from platform_sdk.pipelines.runtime.local import NO_ENGINE, SANDBOXED_BUILD, LocalRuntime
 from platform_sdk.pipelines.runtime.local_artifacts import collect
 from platform_sdk.pipelines.runtime.local_output import LineSplitter
 from tests.pipelines.runtime.local_fixtures import (
@@ -100,6 +100,8 @@ def test_artifacts_are_capped(tmp_path: Path) -> None:
 
 
 # -- image builds --------------------------------------------------------------------------------
+# A container engine runs outside the sandbox only (its socket would hand the step the host):
+# the engine tests run with PLATFORM_LOCAL_SANDBOX=none.
 
 BUILD_ENV = {
     "PLATFORM_BUILD_CONTEXT": "src",
@@ -107,9 +109,16 @@ BUILD_ENV = {
 }
 
 
-def test_image_build_without_an_engine_fails_clearly(
-    runtime: LocalRuntime, run: RunSpec, tmp_path: Path
-) -> None:
+def test_image_build_in_the_sandbox_fails_clearly(runtime: LocalRuntime, run: RunSpec) -> None:
+    log = Log()
+    result = execute(runtime, run, step(kind=StepKind.IMAGE_BUILD, env=BUILD_ENV), log)
+    assert result == StepResult(Outcome.FAILURE, error=SANDBOXED_BUILD)
+    assert f"[runtime] {SANDBOXED_BUILD}" in log.lines
+    assert "kubernetes runtime" in SANDBOXED_BUILD
+
+
+def test_image_build_without_an_engine_fails_clearly(run: RunSpec, tmp_path: Path) -> None:
+    runtime = make_runtime(tmp_path, "none")
     log = Log()
     env = {**BUILD_ENV, "PATH": str(tmp_path)}
     result = execute(runtime, run, step(kind=StepKind.IMAGE_BUILD, env=env), log)
@@ -117,9 +126,8 @@ def test_image_build_without_an_engine_fails_clearly(
     assert any(NO_ENGINE in line for line in log.lines)
 
 
-def test_image_build_uses_a_local_engine(
-    runtime: LocalRuntime, run: RunSpec, tmp_path: Path
-) -> None:
+def test_image_build_uses_a_local_engine(run: RunSpec, tmp_path: Path) -> None:
+    runtime = make_runtime(tmp_path, "none")
     fake = tmp_path / "bin" / "docker"
     fake.parent.mkdir()
     fake.write_text('#!/bin/sh\necho "engine: $*"\n')
