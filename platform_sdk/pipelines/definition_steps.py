@@ -32,9 +32,13 @@ from platform_sdk.pipelines.definition_values import (
 from platform_sdk.pipelines.definition_yaml import Problems, describe, is_null, join, suggest
 from platform_sdk.pipelines.triggers import EVENTS, When
 
-__all__ = ["MAX_MATRIX_JOBS", "MAX_RETRIES", "STEP_KEYS", "check_steps"]
+__all__ = ["MAX_JOBS", "MAX_MATRIX_JOBS", "MAX_RETRIES", "MAX_STEPS", "STEP_KEYS", "check_steps"]
 
 MAX_MATRIX_JOBS = 64
+MAX_STEPS = 200
+"""Steps one pipeline may list (checked before any is parsed)."""
+MAX_JOBS = 500
+"""Jobs one run may expand to, matrices included: a push creates at most this many step rows."""
 MAX_RETRIES = 10
 IMAGE_BUILD_KEYS = ("context", "dockerfile", "destination")
 STEP_KEYS = (
@@ -73,6 +77,9 @@ def check_steps(node: Node, p: Problems) -> tuple[StepDef, ...] | None:
     if not nodes:
         p.add(node, "pipeline.steps", "must list at least one step")
         return None
+    if len(nodes) > MAX_STEPS:
+        p.add(node, "pipeline.steps", f"lists {len(nodes)} steps; the limit is {MAX_STEPS}")
+        return None
     steps: list[StepDef | None] = []
     seen: list[_Seen] = []
     for index, item in enumerate(nodes):
@@ -83,7 +90,16 @@ def check_steps(node: Node, p: Problems) -> tuple[StepDef, ...] | None:
     _check_graph(seen, p)
     if any(s is None for s in steps):
         return None
-    return tuple(s for s in steps if s is not None)
+    done = tuple(s for s in steps if s is not None)
+    jobs = sum(math.prod(len(v) for v in s.matrix.values()) for s in done)
+    if jobs > MAX_JOBS:
+        p.add(
+            node,
+            "pipeline.steps",
+            f"expand to {jobs} jobs (matrices included); the limit per run is {MAX_JOBS}",
+        )
+        return None
+    return done
 
 
 def _step(node: Node, index: int, p: Problems) -> tuple[StepDef | None, _Seen | None]:

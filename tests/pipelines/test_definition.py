@@ -19,6 +19,7 @@ from platform_sdk.pipelines.definition import (
     expand_steps,
     parse_definition,
 )
+from platform_sdk.pipelines.definition_steps import MAX_JOBS, MAX_STEPS
 
 FULL = """\
 pipeline:
@@ -342,6 +343,32 @@ def test_matrix_rules() -> None:
         (5, "pipeline.steps[0].matrix.W[1]", "duplicate value 'x'"),
         (8, "pipeline.steps[1].matrix", "expands to 80 jobs; the limit is 64"),
     ]
+
+
+def test_a_definition_is_bounded_after_expansion() -> None:
+    """Thousands of steps, or steps whose matrices multiply into thousands of jobs, would each
+    lint fine and then create that many step rows and processes from one push."""
+    many = "pipeline:\n  steps:\n" + "".join(
+        f"    - {{name: s{i}, commands: [x]}}\n" for i in range(MAX_STEPS + 1)
+    )
+    assert [(e["key"], e["message"]) for e in problems(many)] == [
+        ("pipeline.steps", f"lists {MAX_STEPS + 1} steps; the limit is {MAX_STEPS}")
+    ]
+    wide = "pipeline:\n  steps:\n" + "".join(
+        f"    - {{name: m{i}, commands: [x], matrix: {{A: [1, 2, 3, 4, 5, 6, 7, 8], "
+        "B: [1, 2, 3, 4, 5, 6, 7, 8]}}\n"
+        for i in range(8)
+    )  # 8 steps of 64 jobs each: every matrix within its own limit
+    assert [(e["key"], e["message"]) for e in problems(wide)] == [
+        (
+            "pipeline.steps",
+            f"expand to 512 jobs (matrices included); the limit per run is {MAX_JOBS}",
+        )
+    ]
+    at_limit = "pipeline:\n  steps:\n" + "".join(
+        f"    - {{name: s{i}, commands: [x]}}\n" for i in range(MAX_STEPS)
+    )
+    assert len(parse_definition(at_limit).steps) == MAX_STEPS
 
 
 def test_env_values_and_secret_references() -> None:
