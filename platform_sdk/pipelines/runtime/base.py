@@ -17,8 +17,11 @@ Files meant to outlive a step travel as artifacts.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
 import threading
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -123,15 +126,51 @@ class StepRuntime(Protocol):
         """Remove the run's workspace and anything else it left (idempotent)."""
 
 
+MIN_ENCODED = 6
+"""Encoded forms shorter than this are not masked: they would match ordinary text."""
+
+
+def _base64_cores(raw: bytes) -> set[str]:
+    """The base64 text (standard and URL-safe alphabets) that ``raw`` produces wherever it
+    sits in a longer input: for each of the three alignments (0, 1 or 2 bytes before it), the
+    characters whose six bits all come from ``raw`` — so ``base64("user:" + secret)`` and
+    ``base64(secret + "\n")`` contain one of them, whatever surrounds the secret."""
+    cores: set[str] = set()
+    for offset in range(3):
+        text = base64.b64encode(bytes(offset) + raw + bytes(2)).decode()
+        first = -(-8 * offset // 6)  # the first character that starts inside ``raw``
+        last = (8 * (offset + len(raw))) // 6  # one past the last that ends inside it
+        core = text[first:last]
+        if len(core) >= MIN_ENCODED:
+            cores |= {core, core.replace("+", "-").replace("/", "_")}
+    return cores
+
+
+def encoded_forms(value: str) -> set[str]:
+    """The forms of a secret a step is likely to print besides the value: base64 (both
+    alphabets, any alignment), hex (lower and upper case) and URL encoding. Other transforms
+    (compression, encryption, a value printed reversed or a character at a time) are not
+    recognised: masking is a guard against accidents, not against a step that wants to leak."""
+    raw = value.encode()
+    forms = _base64_cores(raw)
+    hexed = binascii.hexlify(raw).decode()
+    forms |= {hexed, hexed.upper()}
+    forms |= {urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)}
+    return {f for f in forms if len(f) >= MIN_ENCODED and f != value}
+
+
 class Masker:
     """Replaces every secret value in a line by :data:`MASK`, longest value first (so a secret
-    that contains another is masked whole). Values shorter than 3 characters are not masked:
-    masking every ``1`` or ``a`` would make logs unreadable and hides nothing."""
+    that contains another is masked whole), then the :func:`encoded_forms` of each secret.
+    Values shorter than 3 characters are not masked: masking every ``1`` or ``a`` would make
+    logs unreadable and hides nothing."""
 
     def __init__(self, secrets: dict[str, str] | list[str] | tuple[str, ...]) -> None:
         values = secrets.values() if isinstance(secrets, dict) else secrets
-        self._values = sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
-        self._lines = [part for v in self._values for part in v.splitlines() if len(part) >= 3]
+        plain = {v for v in values if len(v) >= 3}
+        encoded = {f for v in plain for f in encoded_forms(v)} - plain
+        self._values = sorted(plain | encoded, key=len, reverse=True)
+        self._lines = [part for v in plain for part in v.splitlines() if len(part) >= 3]
 
     def __call__(self, line: str) -> str:
         for value in self._values:
