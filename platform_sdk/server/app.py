@@ -88,6 +88,9 @@ def create_app(platform: Platform | None = None, *, settings: Settings | None = 
         try:
             check_schema_at_start(plat)
             app.state.platform = plat
+            # asyncio objects belong to the loop that made them: each start (a second
+            # TestClient, a notebook's server started again) gets tasks of its own loop
+            app.state.background = BackgroundTasks()
             for name, worker in workers(plat):
                 app.state.background.spawn(name, worker)
             log.info("platform ready", extra=plat.describe())

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from fastapi.testclient import TestClient
 
+from platform_sdk.sdk import Platform
+from platform_sdk.server.app import create_app
 from platform_sdk.server.background import BackgroundTasks
 
 
@@ -77,3 +80,18 @@ def test_a_stop_during_the_backoff_ends_the_task_at_once() -> None:
         return cancelled, dict(tasks.restarts)
 
     assert asyncio.run(scenario()) == ([], {})
+
+
+def test_an_app_started_twice_runs_its_loops_both_times(
+    platform: Platform, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A second start of the same app (a notebook's server started again, a second TestClient)
+    gets background tasks of its own event loop: the first start's stop event belonged to a
+    loop that is gone, and every loop of the second start failed on it."""
+    app = create_app(platform)
+    for _ in range(2):
+        with TestClient(app) as client:
+            assert client.get("/healthz").status_code == 200
+            assert "webhook-deliveries" in app.state.background.running
+    failed = [r.getMessage() for r in caplog.records if "background task failed" in r.message]
+    assert failed == []
