@@ -11,7 +11,8 @@ the same class, so code written against the embedded platform handles remote err
     PlatformError                       500  internal
     ├── ConfigError                     500  config_invalid       bad setting; names the variable
     ├── BadRequest                      400  bad_request
-    │   └── ValidationFailed            422  validation_failed    well-formed but invalid input
+    │   ├── ValidationFailed            422  validation_failed    well-formed but invalid input
+    │   └── UnsupportedMediaType        415  unsupported_media_type  a Content-Type not taken
     ├── Unauthenticated                 401  unauthenticated      no or bad credentials
     ├── PermissionDenied                403  permission_denied    visible, but not allowed
     ├── NotFound                        404  not_found            missing, or hidden from the actor
@@ -47,6 +48,7 @@ __all__ = [
     "SchemaOutdated",
     "Unauthenticated",
     "Unavailable",
+    "UnsupportedMediaType",
     "ValidationFailed",
     "error_class_for_code",
 ]
@@ -96,6 +98,11 @@ class BadRequest(PlatformError):
 class ValidationFailed(BadRequest):
     status = 422
     code = "validation_failed"
+
+
+class UnsupportedMediaType(BadRequest):
+    status = 415
+    code = "unsupported_media_type"
 
 
 class Unauthenticated(PlatformError):

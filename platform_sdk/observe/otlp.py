@@ -50,7 +50,7 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from platform_sdk.errors import BadRequest, PayloadTooLarge
+from platform_sdk.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from platform_sdk.observe.otlp_json import parse_json
 from platform_sdk.observe.otlp_metrics import metric_rows
 from platform_sdk.observe.otlp_rows import Rejects, log_rows, span_rows
@@ -143,11 +143,12 @@ class Decoded:
 
 
 def request_format(content_type: str | None) -> Format:
-    """``protobuf`` or ``json`` for a ``Content-Type`` header; BadRequest otherwise."""
+    """``protobuf`` or ``json`` for a ``Content-Type`` header; UnsupportedMediaType (415, as the
+    OTLP/HTTP specification requires) otherwise."""
     media = (content_type or "").split(";", 1)[0].strip().lower()
     found = _MEDIA_TYPES.get(media)
     if found is None:
-        raise BadRequest(
+        raise UnsupportedMediaType(
             f"unsupported content type {content_type!r}: "
             "OTLP/HTTP takes application/x-protobuf or application/json"
         )

@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from platform_sdk.errors import BadRequest, PayloadTooLarge
+from platform_sdk.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from platform_sdk.observe.otlp import (
     decode_request,
     encode_response,
@@ -81,14 +81,20 @@ def test_bad_encodings_are_400(body: bytes, encoding: str, reason: str) -> None:
             "not a valid OTLP request",
         ),
         (b"[" * 100_000, JSON, "nested too deeply"),
-        (b"{}", "text/plain", "unsupported content type"),
-        (b"{}", None, "unsupported content type"),
     ],
 )
 def test_malformed_bodies_are_400(body: bytes, ctype: str | None, reason: str) -> None:
     with pytest.raises(BadRequest, match=reason) as err:
         decode_request("logs", body, ctype, None, max_bytes=LIMIT)
     assert err.value.status == 400
+
+
+@pytest.mark.parametrize("ctype", ["text/plain", "application/xml; charset=utf-8", None])
+def test_an_unsupported_content_type_is_415_as_otlp_http_requires(ctype: str | None) -> None:
+    with pytest.raises(UnsupportedMediaType, match="unsupported content type") as err:
+        decode_request("logs", b"{}", ctype, None, max_bytes=LIMIT)
+    assert err.value.status == 415
+    assert "application/x-protobuf or application/json" in err.value.message
 
 
 def test_invalid_log_records_are_rejected_and_the_rest_kept() -> None:
