@@ -3,7 +3,9 @@
 Thin, like every route: parse, call one service, serialise. Tabular answers come as JSON
 (``{"columns": [...], "rows": [[...], ...], "truncated": false, "elapsed_ms": 12.3}``) or, when
 the request sends ``Accept: application/vnd.apache.arrow.stream``, as an Arrow IPC stream
-(the ``X-Truncated`` header says whether rows were cut) — what DataFrame clients want.
+(the ``X-Truncated`` header says whether rows were cut) — what DataFrame clients want. JSON
+values follow :mod:`platform_sdk.observe.json_rows` (``"NaN"``/``"Infinity"``, ISO dates and
+times, huge integers as decimal text), so no result type answers 500.
 ``GET /api/observe/tail`` is a Server-Sent Events stream of log records as they arrive.
 """
 
