@@ -3,6 +3,12 @@
 ``text`` is for people at a terminal; ``json`` writes one object per line (timestamp, level,
 logger, message and any ``extra=`` fields) for log shippers — and for the platform's own
 OTLP ingest later. Uvicorn's loggers are routed through the same handler.
+
+No log line can be forged from input: request paths, headers and messages reach the log with
+their control characters escaped (:func:`escape_control`: CR, LF, NUL, ESC, the other C0 and C1
+controls and the Unicode line separators). ``json`` gets that from JSON string escaping; ``text``
+escapes the message and each ``key=value``, and indents the lines of a traceback, so every line
+that starts at column 0 is a record the server wrote.
 """
 
 from __future__ import annotations
@@ -15,7 +21,18 @@ from typing import Any
 
 from platform_sdk.config import LogSettings
 
-__all__ = ["JsonFormatter", "configure_logging"]
+__all__ = ["JsonFormatter", "TextFormatter", "configure_logging", "escape_control"]
+
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
+_ESCAPES = {
+    code: _NAMED.get(chr(code), f"\\x{code:02x}") for code in (*range(0x20), *range(0x7F, 0xA0))
+} | {0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def escape_control(text: object) -> str:
+    """``text`` with each control character written as an escape (``\\n``, ``\\x1b``…)."""
+    return str(text).translate(_ESCAPES)
+
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {
     "message",
@@ -53,11 +70,27 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
 
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        escaped = logging.makeLogRecord(record.__dict__)
+        escaped.message = escape_control(record.message)
+        return self._style.format(escaped)
+
+    def formatException(self, ei: Any) -> str:
+        text = super().formatException(ei)
+        return "\n".join("    " + escape_control(part) for part in text.split("\n"))
+
+    def formatStack(self, stack_info: str) -> str:
+        return "\n".join("    " + escape_control(part) for part in stack_info.split("\n"))
+
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         extras = _extras(record)
         if extras:
-            line += " " + " ".join(f"{k}={v}" for k, v in extras.items())
+            extra = " ".join(f"{escape_control(k)}={escape_control(v)}" for k, v in extras.items())
+            if record.exc_info or record.exc_text or record.stack_info:
+                head, sep, tail = line.partition("\n")
+                return f"{head} {extra}{sep}{tail}"
+            line += " " + extra
         return line
 
 

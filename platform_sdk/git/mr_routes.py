@@ -25,7 +25,7 @@ from platform_sdk.git.mr_schemas import (
 from platform_sdk.git.services import merge_requests as svc
 from platform_sdk.git.services import mr_discussion as disc
 from platform_sdk.projects.issue_schemas import CommentCreate, CommentOut
-from platform_sdk.server.deps import ActorDep, PageDep, PlatformDep, call
+from platform_sdk.server.deps import ActorDep, Number, PageDep, PlatformDep, call
 
 __all__ = ["router"]
 
@@ -66,7 +66,7 @@ def create_merge_request(
 
 @router.get("/{number}", summary="One merge request")
 def get_merge_request(
-    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: int
+    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: Number
 ) -> MergeRequestOut:
     return call(plat, svc.get_merge_request, actor=actor, project=f"{owner}/{name}", number=number)
 
@@ -77,7 +77,7 @@ def update_merge_request(
     actor: ActorDep,
     owner: str,
     name: str,
-    number: int,
+    number: Number,
     body: MergeRequestUpdate,
 ) -> MergeRequestOut:
     return call(
@@ -92,19 +92,21 @@ def update_merge_request(
 
 @router.get("/{number}/commits", summary="Commits the merge request brings, newest first")
 def list_commits(
-    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: int
+    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: Number
 ) -> list[MrCommitOut]:
     return call(plat, svc.list_mr_commits, actor=actor, project=f"{owner}/{name}", number=number)
 
 
 @router.get("/{number}/diff", summary="Changes since the source forked from the target")
-def get_diff(plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: int) -> MrDiffOut:
+def get_diff(
+    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: Number
+) -> MrDiffOut:
     return call(plat, svc.get_mr_diff, actor=actor, project=f"{owner}/{name}", number=number)
 
 
 @router.get("/{number}/reviews", summary="Reviews, oldest first")
 def list_reviews(
-    plat: PlatformDep, actor: ActorDep, page: PageDep, owner: str, name: str, number: int
+    plat: PlatformDep, actor: ActorDep, page: PageDep, owner: str, name: str, number: Number
 ) -> Page[ReviewOut]:
     return call(
         plat, disc.list_reviews, actor=actor, project=f"{owner}/{name}", number=number, page=page
@@ -113,7 +115,7 @@ def list_reviews(
 
 @router.post("/{number}/reviews", status_code=201, summary="Approve, request changes or comment")
 def create_review(
-    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: int, body: ReviewCreate
+    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: Number, body: ReviewCreate
 ) -> ReviewOut:
     return call(
         plat, disc.create_review, actor=actor, project=f"{owner}/{name}", number=number, body=body
@@ -122,7 +124,7 @@ def create_review(
 
 @router.get("/{number}/comments", summary="Comments, oldest first")
 def list_comments(
-    plat: PlatformDep, actor: ActorDep, page: PageDep, owner: str, name: str, number: int
+    plat: PlatformDep, actor: ActorDep, page: PageDep, owner: str, name: str, number: Number
 ) -> Page[CommentOut]:
     return call(
         plat,
@@ -136,7 +138,7 @@ def list_comments(
 
 @router.post("/{number}/comments", status_code=201, summary="Comment on a merge request")
 def create_comment(
-    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: int, body: CommentCreate
+    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: Number, body: CommentCreate
 ) -> CommentOut:
     return call(
         plat,
@@ -150,7 +152,7 @@ def create_comment(
 
 @router.post("/{number}/merge", summary="Merge on the server (merge, fast_forward or squash)")
 def merge(
-    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: int, body: MergeBody
+    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: Number, body: MergeBody
 ) -> MergeRequestOut:
     return call(
         plat,
@@ -164,7 +166,7 @@ def merge(
 
 @router.post("/{number}/close", summary="Close without merging")
 def close(
-    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: int
+    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: Number
 ) -> MergeRequestOut:
     return call(
         plat, svc.close_merge_request, actor=actor, project=f"{owner}/{name}", number=number
@@ -173,7 +175,7 @@ def close(
 
 @router.post("/{number}/reopen", summary="Reopen a closed merge request")
 def reopen(
-    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: int
+    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: Number
 ) -> MergeRequestOut:
     return call(
         plat, svc.reopen_merge_request, actor=actor, project=f"{owner}/{name}", number=number

@@ -12,8 +12,9 @@ Sending. The body is the stored payload as compact JSON; the headers are
 ``X-Platform-Event``, ``X-Platform-Delivery`` (the delivery uuid) and
 ``X-Platform-Signature: sha256=<hex HMAC-SHA256 of the exact body bytes>`` keyed with the
 webhook's secret (read through :func:`~platform_sdk.secrets.system.read_system_secret`). The
-target is checked again (:func:`~platform_sdk.notify.ssrf.check_target`, DNS rebinding) and
-redirects are not followed. A 2xx answer succeeds.
+target's addresses are checked again as it is sent, and the connection is pinned to a checked
+address (:class:`~platform_sdk.notify.ssrf.PinnedTransport`, DNS rebinding); redirects are not
+followed. A 2xx answer succeeds.
 
 Retrying. Each attempt records the response code, the first :data:`MAX_BODY` characters of the
 response body, the duration and the error; a failed attempt is retried after
@@ -43,7 +44,7 @@ from platform_sdk.__about__ import __version__
 from platform_sdk.core.types import utcnow
 from platform_sdk.errors import PlatformError
 from platform_sdk.notify.models import DeliveryStatus, Webhook, WebhookDelivery
-from platform_sdk.notify.ssrf import check_target
+from platform_sdk.notify.ssrf import PinnedTransport, Resolver, check_url
 from platform_sdk.secrets.system import read_system_secret
 
 if TYPE_CHECKING:
@@ -96,14 +97,16 @@ class DeliveryWorker:
         self,
         platform: Platform,
         *,
-        client: httpx.Client | None = None,
+        resolver: Resolver | None = None,
+        transport: httpx.BaseTransport | None = None,
         batch: int = 50,
         poll_interval: float = 1.0,
     ) -> None:
         self.platform = platform
         self.batch = batch
         self.poll_interval = poll_interval
-        self._client = client
+        self._resolver = resolver
+        self._transport = transport
 
     # -- one pass --------------------------------------------------------------------------
     def run_once(self, now: datetime | None = None) -> int:
@@ -166,10 +169,18 @@ class DeliveryWorker:
                 row.id, hook.url, row.event, row.delivery_uuid, body_of(row.payload), secret
             )
 
+    def _pinned_client(self) -> httpx.Client:
+        transport = PinnedTransport(
+            allow_private=self.platform.settings.webhook_allow_private,
+            resolver=self._resolver,
+            inner=self._transport,
+        )
+        return httpx.Client(transport=transport, timeout=TIMEOUT, follow_redirects=False)
+
     def _send(self, job: _Job) -> _Outcome:
         started = time.monotonic()
         try:
-            check_target(job.url, allow_private=self.platform.settings.webhook_allow_private)
+            check_url(job.url)
             if job.secret is None:
                 return _Outcome(False, error="the webhook has no signing secret")
             headers = {
@@ -179,12 +190,8 @@ class DeliveryWorker:
                 "X-Platform-Delivery": str(job.delivery_uuid),
                 "X-Platform-Signature": sign(job.secret, job.body),
             }
-            client = self._client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
-            try:
+            with self._pinned_client() as client:
                 response = client.post(job.url, content=job.body, headers=headers)
-            finally:
-                if self._client is None:
-                    client.close()
             elapsed = int((time.monotonic() - started) * 1000)
             ok = 200 <= response.status_code < 300
             return _Outcome(

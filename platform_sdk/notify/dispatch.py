@@ -54,7 +54,7 @@ from platform_sdk.notify.models import (
     NotificationPreference,
     NotificationStatus,
 )
-from platform_sdk.notify.ssrf import check_target
+from platform_sdk.notify.ssrf import PinnedTransport, Resolver, check_url
 
 if TYPE_CHECKING:
     from platform_sdk.sdk import Platform
@@ -126,13 +126,15 @@ class Dispatcher:
         per_minute: int = DEFAULT_PER_MINUTE,
         batch: int = 100,
         poll_interval: float = 1.0,
-        client: httpx.Client | None = None,
+        resolver: Resolver | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.platform = platform
         self.per_minute = per_minute
         self.batch = batch
         self.poll_interval = poll_interval
-        self._client = client
+        self._resolver = resolver
+        self._transport = transport
 
     def run_once(self, now: datetime | None = None) -> int:
         """Handle every pending email/webhook notification; how many were handled."""
@@ -201,6 +203,14 @@ class Dispatcher:
                 for n, email in rows
             ]
 
+    def _pinned_client(self) -> httpx.Client:
+        transport = PinnedTransport(
+            allow_private=self.platform.settings.webhook_allow_private,
+            resolver=self._resolver,
+            inner=self._transport,
+        )
+        return httpx.Client(transport=transport, timeout=TIMEOUT, follow_redirects=False)
+
     def _send(self, job: _Job) -> _Failure | None:
         """``None`` on success, else why it failed and whether a retry could help."""
         settings = self.platform.settings
@@ -215,9 +225,8 @@ class Dispatcher:
                 return None
             if not job.webhook_url:
                 return _Failure("no webhook_url in the user's preference", True)
-            url = check_target(job.webhook_url, allow_private=settings.webhook_allow_private)
-            client = self._client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
-            try:
+            url = check_url(job.webhook_url, field="webhook_url")
+            with self._pinned_client() as client:
                 response = client.post(
                     url,
                     json={
@@ -231,9 +240,6 @@ class Dispatcher:
                     },
                     headers={"X-Platform-Event": "notification"},
                 )
-            finally:
-                if self._client is None:
-                    client.close()
             code = response.status_code
             if not 200 <= code < 300:
                 return _Failure(f"HTTP {code}", permanent=code < 500 and code != 429)

@@ -143,8 +143,8 @@ class Decoded:
 
 
 def request_format(content_type: str | None) -> Format:
-    """``protobuf`` or ``json`` for a ``Content-Type`` header; UnsupportedMediaType (415)
-    otherwise."""
+    """``protobuf`` or ``json`` for a ``Content-Type`` header; UnsupportedMediaType (415, as the
+    OTLP/HTTP specification requires) otherwise."""
     media = (content_type or "").split(";", 1)[0].strip().lower()
     found = _MEDIA_TYPES.get(media)
     if found is None:
@@ -212,8 +212,7 @@ def decode_request(
     """Decode one OTLP/HTTP request body into rows (see the module docstring).
 
     ``now_ns`` is the ingest time given to log records that carry no time (default: now).
-    Raises BadRequest (malformed body, unsupported encoding), UnsupportedMediaType (an
-    unsupported content type) or PayloadTooLarge.
+    Raises BadRequest (malformed body, unsupported type or encoding) or PayloadTooLarge.
     """
     try:
         request_type = _REQUESTS[signal]

@@ -29,6 +29,7 @@ sees them.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import threading
@@ -215,6 +216,26 @@ def _check(query: str) -> str:
     return text
 
 
+_HUGE = re.compile(r"\b(?:U?HUGEINT|BIGNUM|VARINT)\b")
+
+
+def _as_text_where_arrow_cannot_hold(result: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+    """``result`` with each column holding 128-bit or arbitrary integers cast to VARCHAR.
+
+    Arrow receives ``HUGEINT``/``UHUGEINT`` as decimal128(38), which overflows (the largest
+    ``UHUGEINT`` came back as -1), and ``BIGNUM`` as opaque bytes: decimal text is exact.
+    """
+    huge = [bool(_HUGE.search(str(t))) for t in result.types]
+    if not any(huge):
+        return result
+    quoted = ['"' + c.replace('"', '""') + '"' for c in result.columns]
+    return result.project(
+        ", ".join(
+            f"CAST({q} AS VARCHAR) AS {q}" if h else q for q, h in zip(quoted, huge, strict=True)
+        )
+    )
+
+
 def run_sql(
     query: str,
     relations: Mapping[str, ds.Dataset | pa.Table],
@@ -258,7 +279,7 @@ def run_sql(
                 f"SELECT * FROM ({text}\n) LIMIT {int(max_rows) + 1}",  # noqa: S608
                 params=params,
             )
-            table = result.to_arrow_table()
+            table = _as_text_where_arrow_cannot_hold(result).to_arrow_table()
         except duckdb.InterruptException:
             raise Unavailable(
                 f"the query ran longer than {timeout:g} s and was stopped; narrow it "

@@ -3,17 +3,17 @@
 Thin, like every route: parse, call one service, serialise. Tabular answers come as JSON
 (``{"columns": [...], "rows": [[...], ...], "truncated": false, "elapsed_ms": 12.3}``) or, when
 the request sends ``Accept: application/vnd.apache.arrow.stream``, as an Arrow IPC stream
-(the ``X-Truncated`` header says whether rows were cut) — what DataFrame clients want.
+(the ``X-Truncated`` header says whether rows were cut) — what DataFrame clients want. JSON
+values follow :mod:`platform_sdk.observe.json_rows` (``"NaN"``/``"Infinity"``, ISO dates and
+times, huge integers as decimal text), so no result type answers 500.
 ``GET /api/observe/tail`` is a Server-Sent Events stream of log records as they arrive.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Annotated, Any
 
 import pyarrow as pa
@@ -21,6 +21,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from platform_sdk.observe.json_rows import json_rows, json_value
 from platform_sdk.observe.services import explore, explore_metrics, explore_session
 from platform_sdk.observe.services.query import sql
 from platform_sdk.observe.tail import tail
@@ -52,22 +53,6 @@ class SqlIn(BaseModel):
     max_rows: int | None = Field(None, ge=1, le=1_000_000)
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, (uuid.UUID, Decimal)):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, float) and value != value:  # NaN is not JSON
-        return None
-    if isinstance(value, list):
-        return [_json_value(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _json_value(v) for k, v in value.items()}
-    return value
-
-
 def table_response(
     request: Request, table: pa.Table, *, truncated: bool = False, elapsed: float = 0.0
 ) -> Response:
@@ -82,7 +67,7 @@ def table_response(
             headers={"X-Truncated": str(truncated).lower()},
         )
     columns = table.column_names
-    rows = [[_json_value(row[c]) for c in columns] for row in table.to_pylist()]
+    rows = json_rows(table)
     body = {
         "columns": columns,
         "rows": rows,
@@ -220,7 +205,7 @@ def live_tail(
     def stream() -> Iterator[str]:
         yield ": tailing\n\n"
         for record in records:
-            yield f"event: log\ndata: {json.dumps(_json_value(record))}\n\n"
+            yield f"event: log\ndata: {json.dumps(json_value(record), allow_nan=False)}\n\n"
 
     return StreamingResponse(
         stream(),

@@ -23,7 +23,17 @@ from platform_sdk.pipelines.definition_values import (
 )
 from platform_sdk.pipelines.definition_yaml import Item, Problems, describe, is_null, join, suggest
 
-__all__ = ["check_choices", "check_duration", "check_env", "check_globs", "check_relative_path"]
+__all__ = [
+    "MAX_GLOBS",
+    "check_choices",
+    "check_duration",
+    "check_env",
+    "check_globs",
+    "check_relative_path",
+]
+
+MAX_GLOBS = 100
+"""Globs one key (``branch``, ``paths``, ``artifacts``…) may list."""
 
 
 def check_env(node: Node, key: str, p: Problems) -> dict[str, str] | None:
@@ -78,7 +88,7 @@ def check_duration(node: Node, key: str, p: Problems) -> int | None:
 def check_globs(
     node: Node, key: str, p: Problems, *, paths: bool = False
 ) -> tuple[str, ...] | None:
-    """A non-empty list of globs (one string counts as a list of one).
+    """A non-empty list of at most :data:`MAX_GLOBS` globs (one string counts as a list of one).
 
     ``paths`` also requires each glob to stay inside the workspace (relative, no ``..``).
     """
@@ -87,6 +97,9 @@ def check_globs(
         return None
     if not items:
         p.add(node, key, "must not be empty (leave the key out to match anything)")
+        return None
+    if len(items) > MAX_GLOBS:
+        p.add(node, key, f"has {len(items)} globs; the limit is {MAX_GLOBS}")
         return None
     ok = True
     for text, item, here in items:
@@ -128,6 +141,9 @@ def check_choices(
         return None
     if not items:
         p.add(node, key, "must not be empty (leave the key out to match anything)")
+        return None
+    if len(items) > MAX_GLOBS:
+        p.add(node, key, f"has {len(items)} globs; the limit is {MAX_GLOBS}")
         return None
     ok = True
     for text, item, here in items:

@@ -7,7 +7,8 @@ matcher (``triggers.py``) and the run planner (``definition_plan.py``) share. Ea
 
 Globs follow the git/Woodpecker convention rather than :mod:`fnmatch`: ``*`` and ``?`` never
 cross a ``/``, ``**`` does, and ``**/`` also matches no directory at all, so ``release/*``
-matches ``release/1`` but not ``release/1/x`` and ``src/**/*.py`` matches ``src/a.py``.
+matches ``release/1`` but not ``release/1/x`` and ``src/**/*.py`` matches ``src/a.py``. They are
+matched in linear time by :mod:`platform_sdk.pipelines.glob` (never a backtracking regex).
 
 A secret is referenced as ``${{ secrets.NAME }}`` (any whitespace inside the braces), either as
 a whole env value or embedded in one (``Bearer ${{ secrets.TOKEN }}``). Secret names follow
@@ -16,10 +17,10 @@ the secrets capability's rule.
 
 from __future__ import annotations
 
-import functools
 import re
 
 from platform_sdk.errors import ValidationFailed
+from platform_sdk.pipelines.glob import glob_error, glob_match
 from platform_sdk.secrets.schemas import NAME_RULE, valid_name
 
 __all__ = [
@@ -72,67 +73,6 @@ def parse_duration(text: str | int) -> int:
         raise ValidationFailed(f'"{text}" is not a duration (use 30s, 10m, 1h30m)')
     hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
     return hours * 3600 + minutes * 60 + seconds
-
-
-@functools.lru_cache(maxsize=1024)
-def _compile_glob(pattern: str) -> re.Pattern[str]:
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        if c == "*":
-            j = i
-            while j < n and pattern[j] == "*":
-                j += 1
-            if j - i == 1:
-                out.append("[^/]*")
-            elif j < n and pattern[j] == "/":
-                out.append("(?:.*/)?")
-                j += 1
-            else:
-                out.append(".*")
-            i = j
-        elif c == "?":
-            out.append("[^/]")
-            i += 1
-        elif c == "[":
-            j = i + 1
-            if j < n and pattern[j] in "!^":
-                j += 1
-            if j < n and pattern[j] == "]":
-                j += 1
-            close = pattern.find("]", j)
-            if close < 0:
-                raise ValidationFailed(f"glob {pattern!r} has an unclosed '['")
-            body = pattern[i + 1 : close]
-            negate = body[:1] in ("!", "^")
-            body = body[1:] if negate else body
-            body = "".join("\\" + ch if ch in "\\[&~|" else ch for ch in body)
-            out.append("[" + ("^/" if negate else "") + body + "]")
-            i = close + 1
-        else:
-            out.append(re.escape(c))
-            i += 1
-    try:
-        return re.compile("".join(out) + r"\Z", re.DOTALL)
-    except re.error as exc:
-        raise ValidationFailed(f"glob {pattern!r} is invalid: {exc}") from None
-
-
-def glob_error(pattern: str) -> str | None:
-    """Why ``pattern`` is not a usable glob, or None when it is."""
-    if not pattern:
-        return "glob is empty"
-    try:
-        _compile_glob(pattern)
-    except ValidationFailed as exc:
-        return exc.message
-    return None
-
-
-def glob_match(pattern: str, value: str) -> bool:
-    """Does ``value`` (a branch, tag or path) match ``pattern``?"""
-    return _compile_glob(pattern).match(value) is not None
 
 
 def expression_errors(value: str) -> list[str]:

@@ -21,7 +21,7 @@ from platform_sdk.pipelines import definition
 from platform_sdk.pipelines.follow import follow_run
 from platform_sdk.pipelines.schemas import ArtifactOut, LogChunk, RunOut, RunStatus, TriggerIn
 from platform_sdk.pipelines.services import runs, steps
-from platform_sdk.server.deps import ActorDep, PageDep, PlatformDep, call
+from platform_sdk.server.deps import DB_INT_MAX, ActorDep, Number, PageDep, PlatformDep, call
 
 __all__ = ["router"]
 
@@ -60,17 +60,17 @@ def trigger(
 
 
 @router.get("/{number}", summary="One run with its steps")
-def get_run(plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: int) -> RunOut:
+def get_run(plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: Number) -> RunOut:
     return call(plat, runs.get_run, actor=actor, project=f"{owner}/{name}", number=number)
 
 
 @router.post("/{number}/cancel", summary="Cancel a pending or running run")
-def cancel(plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: int) -> RunOut:
+def cancel(plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: Number) -> RunOut:
     return call(plat, runs.cancel_run, actor=actor, project=f"{owner}/{name}", number=number)
 
 
 @router.post("/{number}/rerun", status_code=201, summary="Run the same commit again")
-def rerun(plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: int) -> RunOut:
+def rerun(plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: Number) -> RunOut:
     return call(plat, runs.rerun, actor=actor, project=f"{owner}/{name}", number=number)
 
 
@@ -80,10 +80,10 @@ def step_log(
     actor: ActorDep,
     owner: str,
     name: str,
-    number: int,
+    number: Number,
     step: StepName,
     offset: Annotated[int, Query(ge=0)] = 0,
-    attempt: Annotated[int | None, Query(ge=1)] = None,
+    attempt: Annotated[int | None, Query(ge=1, le=DB_INT_MAX)] = None,
 ) -> LogChunk:
     return call(
         plat,
@@ -108,7 +108,7 @@ def events(
     actor: ActorDep,
     owner: str,
     name: str,
-    number: int,
+    number: Number,
     step: Annotated[str | None, Query(max_length=100)] = None,
 ) -> StreamingResponse:
     project = f"{owner}/{name}"
@@ -128,7 +128,7 @@ def events(
 
 @router.get("/{number}/artifacts", summary="Artifacts of a run")
 def list_artifacts(
-    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: int
+    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: Number
 ) -> list[ArtifactOut]:
     return call(plat, steps.list_artifacts, actor=actor, project=f"{owner}/{name}", number=number)
 
@@ -144,7 +144,7 @@ def download_artifact(
     actor: ActorDep,
     owner: str,
     name: str,
-    number: int,
+    number: Number,
     artifact: Annotated[str, Query(min_length=1, max_length=255, alias="name")],
     step: Annotated[str | None, Query(max_length=100)] = None,
 ) -> StreamingResponse:

@@ -22,7 +22,7 @@ from platform_sdk.projects.issue_schemas import (
     IssueUpdate,
 )
 from platform_sdk.projects.services import issues as svc
-from platform_sdk.server.deps import ActorDep, PageDep, PlatformDep, call
+from platform_sdk.server.deps import ActorDep, Number, PageDep, PlatformDep, call
 
 __all__ = ["router"]
 
@@ -62,13 +62,15 @@ def create_issue(
 
 
 @router.get("/issues/{number}", summary="One issue")
-def get_issue(plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: int) -> IssueOut:
+def get_issue(
+    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: Number
+) -> IssueOut:
     return call(plat, svc.get_issue, actor=actor, project=f"{owner}/{name}", number=number)
 
 
 @router.patch("/issues/{number}", summary="Change title, body, labels or assignee")
 def update_issue(
-    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: int, body: IssueUpdate
+    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: Number, body: IssueUpdate
 ) -> IssueOut:
     return call(
         plat, svc.update_issue, actor=actor, project=f"{owner}/{name}", number=number, body=body
@@ -76,20 +78,22 @@ def update_issue(
 
 
 @router.post("/issues/{number}/close", summary="Close an issue")
-def close_issue(plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: int) -> IssueOut:
+def close_issue(
+    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: Number
+) -> IssueOut:
     return call(plat, svc.close_issue, actor=actor, project=f"{owner}/{name}", number=number)
 
 
 @router.post("/issues/{number}/reopen", summary="Reopen an issue")
 def reopen_issue(
-    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: int
+    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: Number
 ) -> IssueOut:
     return call(plat, svc.reopen_issue, actor=actor, project=f"{owner}/{name}", number=number)
 
 
 @router.get("/issues/{number}/comments", summary="Comments of an issue, oldest first")
 def list_comments(
-    plat: PlatformDep, actor: ActorDep, page: PageDep, owner: str, name: str, number: int
+    plat: PlatformDep, actor: ActorDep, page: PageDep, owner: str, name: str, number: Number
 ) -> Page[CommentOut]:
     return call(
         plat, svc.list_comments, actor=actor, project=f"{owner}/{name}", number=number, page=page
@@ -98,7 +102,7 @@ def list_comments(
 
 @router.post("/issues/{number}/comments", status_code=201, summary="Comment on an issue")
 def create_comment(
-    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: int, body: CommentCreate
+    plat: PlatformDep, actor: ActorDep, owner: str, name: str, number: Number, body: CommentCreate
 ) -> CommentOut:
     return call(
         plat, svc.create_comment, actor=actor, project=f"{owner}/{name}", number=number, body=body

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from platform_sdk.core.access import Actor
@@ -24,8 +24,10 @@ from platform_sdk.identity import authn
 from platform_sdk.sdk import Platform
 
 __all__ = [
+    "DB_INT_MAX",
     "SESSION_COOKIE",
     "ActorDep",
+    "Number",
     "PageDep",
     "PlatformDep",
     "call",
@@ -90,6 +92,17 @@ def page_params(
 
 
 PageDep = Annotated[PageParams, Depends(page_params)]
+
+DB_INT_MAX = 2**31 - 1
+"""The largest value of the databases' INTEGER columns (numbers, attempts)."""
+
+Number = Annotated[
+    int,
+    Path(ge=1, le=DB_INT_MAX, description="The number within the project, from 1"),
+]
+"""An issue, merge request or run number in a path: below 1 or past the column's range it is
+a 422 naming the bound, never a database error (PostgreSQL's INTEGER overflows at 2^31,
+SQLite's driver at 2^63)."""
 
 
 def call(plat: Platform, fn: Callable[..., T], /, **kwargs: Any) -> T:

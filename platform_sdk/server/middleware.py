@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from platform_sdk.core.logsetup import escape_control
 from platform_sdk.errors import BadRequest, PayloadTooLarge, PlatformError
 
 __all__ = ["AccessLogMiddleware", "BodyLimitMiddleware", "NulGuardMiddleware"]
@@ -46,10 +47,13 @@ class AccessLogMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             client = scope.get("client")
+            # Escaped here too, so even a handler without the platform's formatters cannot
+            # be fed a forged line through a CR/LF/NUL in the path (the fields stay exact;
+            # both formatters escape them).
             access_log.info(
                 "%s %s %s",
-                scope["method"],
-                scope["path"],
+                escape_control(scope["method"]),
+                escape_control(scope["path"]),
                 status,
                 extra={
                     "request_id": request_id,

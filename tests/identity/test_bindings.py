@@ -307,3 +307,18 @@ def test_cli_grant_and_revoke(platform: Platform, world: World) -> None:
     assert again.exit_code == 1
     assert "error[not_found]" in again.output
     assert not can(platform, world.bob, Perm.PROJECT_READ, world.app)
+
+
+def test_listing_the_bindings_of_an_unknown_user_is_404(
+    platform: Platform, people: People, world: World
+) -> None:
+    bob = people.auth(people.token(world.bob))
+    with api(platform) as c:
+        r = c.get("/api/bindings", params={"user": "nobody-here"}, headers=bob)
+        assert r.status_code == 404
+        assert r.json()["error"] == {
+            "code": "not_found",
+            "message": "user 'nobody-here' not found",
+        }
+        # a known user with nothing visible is still an empty list
+        assert c.get("/api/bindings", params={"user": "carol"}, headers=bob).status_code == 200

@@ -376,3 +376,20 @@ def test_cli_delegate_list_undelegate(platform: Platform, world: World) -> None:
     assert inactive.output.splitlines()[0].split()[:4] == ["ID", "GRANTOR", "GRANTEE", "PERMISSION"]
     assert made["id"] in inactive.output
     assert not can(platform, world.bot, Perm.DEPLOY_PROMOTE, world.app)
+
+
+def test_filtering_delegations_by_an_unknown_user_is_404(
+    platform: Platform, people: People, world: World
+) -> None:
+    lend(platform, world.ops, "bot", "deploy:read")
+    bot = people.auth(people.token(world.bot))
+    with api(platform) as c:
+        for key in ("user", "grantor", "grantee"):
+            r = c.get("/api/delegations", params={key: "nobody-here"}, headers=bot)
+            assert r.status_code == 404, (key, r.text)
+            assert r.json()["error"]["message"] == "user 'nobody-here' not found"
+        # user= keeps what the user grants or receives
+        for who in ("ops", "bot"):
+            listed = c.get("/api/delegations", params={"user": who}, headers=bot).json()
+            assert [(d["grantor"], d["grantee"]) for d in listed["items"]] == [("ops", "bot")]
+        assert c.get("/api/delegations", params={"user": "dev"}, headers=bot).json()["total"] == 0

@@ -152,8 +152,8 @@ def test_bad_requests_are_refused_and_store_nothing(live: Live) -> None:
     r = httpx.post(
         url, content=good.SerializeToString(), headers={**auth, "Content-Type": "text/plain"}
     )
-    assert r.status_code == 415
-    assert "unsupported content type" in r.json()["message"]
+    assert r.status_code == 415  # the OTLP/HTTP specification's answer
+    assert "application/x-protobuf or application/json" in r.json()["message"]
     r = httpx.post(
         url, content=good.SerializeToString(), headers={"Content-Type": "application/x-protobuf"}
     )
@@ -179,6 +179,39 @@ def test_bad_requests_are_refused_and_store_nothing(live: Live) -> None:
     )
     assert r.status_code == 200
     assert _count(live, "select count(*) from logs where project = 'dev/app'") == 3
+
+
+def test_a_private_project_the_sender_cannot_read_answers_as_a_missing_one(live: Live) -> None:
+    # An outsider with a project of their own: dev/app is private to them.
+    outsider = live.people.user("outsider")
+    own = live.people.project(outsider, "mine")
+    with live.platform.session() as db:
+        from platform_sdk.identity.models import Role, UserRole
+
+        role = db.query(Role).filter(Role.name == "developer").one()
+        db.add(UserRole(user_id=outsider.user_id, role_id=role.id, project_id=own))
+    headers = {
+        "Authorization": f"Bearer {live.people.token(outsider)}",
+        "Content-Type": "application/x-protobuf",
+    }
+
+    def answer(project: str) -> tuple[int, str]:
+        body = logs_request(1, resource={"platform.project": project}).SerializeToString()
+        r = httpx.post(f"{live.base}/v1/logs", content=body, headers=headers)
+        status = status_class().FromString(r.content) if r.status_code != 200 else None
+        return r.status_code, status.message if status else ""
+
+    existing_id, missing_id = str(_project_id(live)), "0b7e4c5e-7d1f-4c36-9f43-2d9a4b2d0c11"
+    assert answer("dev/app") == (404, "project 'dev/app' not found")
+    assert answer("dev/nope") == (404, "project 'dev/nope' not found")
+    # by id: the same answer as an unknown id, and the owner/name is not given away
+    assert answer(existing_id) == (404, f"project {existing_id!r} not found")
+    assert answer(missing_id) == (404, f"project {missing_id!r} not found")
+    # a bare name matches only projects the sender may write to
+    assert answer("app") == (404, "project 'app' not found")
+    # their own project still takes the records
+    assert answer("outsider/mine")[0] == 200
+    assert _count(live, "select count(*) from logs where project = 'dev/app'") == 0
 
 
 def _project_id(live: Live) -> object:

@@ -29,6 +29,9 @@ def list_delegations(
     page: PageDep,
     grantor: Annotated[str | None, Query(max_length=64, description="Grantor user name")] = None,
     grantee: Annotated[str | None, Query(max_length=64, description="Grantee user name")] = None,
+    user: Annotated[
+        str | None, Query(max_length=64, description="Grantor or grantee user name")
+    ] = None,
     project: Annotated[str | None, Query(max_length=200, description="owner/name or id")] = None,
     active: Annotated[
         bool | None, Query(description="true: only working ones; false: revoked or expired")
@@ -43,6 +46,7 @@ def list_delegations(
         grantee=grantee,
         project=project,
         active=active,
+        user=user,
     )
 
 

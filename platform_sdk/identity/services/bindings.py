@@ -88,8 +88,8 @@ def list_bindings(
 ) -> Page[BindingOut]:
     """Bindings the actor may see, newest first, filtered by user name, role name, project."""
     stmt: Select[UserRole] = select(UserRole).where(_visible(db, actor))
-    if user is not None:
-        stmt = stmt.join(User, User.id == UserRole.user_id).where(User.username == user)
+    if user is not None:  # an unknown user is 404, as on every other route naming one
+        stmt = stmt.where(UserRole.user_id == user_by_name(db, user).id)
     if role is not None:
         stmt = stmt.join(Role, Role.id == UserRole.role_id).where(Role.name == role)
     if project is not None:

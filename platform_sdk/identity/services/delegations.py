@@ -225,18 +225,21 @@ def list_delegations(
     grantee: str | None = None,
     project: str | None = None,
     active: bool | None = None,
+    user: str | None = None,
 ) -> Page[DelegationOut]:
-    """Delegations the actor may see, newest first; ``active`` keeps only working (or not) ones."""
+    """Delegations the actor may see, newest first; ``user`` keeps those it grants or receives,
+    ``active`` only working (or not) ones."""
     stmt: Select[Delegation] = select(Delegation).where(_visible(db, actor))
     granting = aliased(User)
     stmt = stmt.join(granting, granting.id == Delegation.grantor_id)
+    # An unknown user name is 404, as on every other route naming one (not an empty list).
     if grantor is not None:
-        stmt = stmt.where(granting.username == grantor)
+        stmt = stmt.where(Delegation.grantor_id == user_by_name(db, grantor).id)
     if grantee is not None:
-        receiving = aliased(User)
-        stmt = stmt.join(receiving, receiving.id == Delegation.grantee_id).where(
-            receiving.username == grantee
-        )
+        stmt = stmt.where(Delegation.grantee_id == user_by_name(db, grantee).id)
+    if user is not None:
+        uid = user_by_name(db, user).id
+        stmt = stmt.where(or_(Delegation.grantor_id == uid, Delegation.grantee_id == uid))
     if project is not None:
         found, _ = access_project(db, actor, project)
         stmt = stmt.where(Delegation.project_id == found.id)

@@ -8,9 +8,11 @@
    ``owner/name``, a project id, or a bare name (unique among the projects the actor may
    write telemetry to, or the name of the project its token is bounded to). The actor needs
    ``observe:write`` on each project named; rows without one take the token's project, else
-   need ``observe:write`` globally. An unknown project is 404, a forbidden one 403 — for the
-   whole request, so nothing of it is stored. Rows are rewritten to the canonical
-   ``owner/name``, so queries and row-level security see one spelling;
+   need ``observe:write`` globally. An unknown project and one the actor may not read are the
+   same 404 (same message, naming only what was sent), a readable one without
+   ``observe:write`` is 403 — for the whole request, so nothing of it is stored. Rows are
+   rewritten to the canonical ``owner/name``, so queries and row-level security see one
+   spelling;
 3. end the read transaction (so concurrent requests share one fsync), then append the rows
    to the spool, which returns only once they are on disk — then, and only then, is the
    request acknowledged (429/503 with ``Retry-After`` when the spool is full or
@@ -40,6 +42,8 @@ from platform_sdk.observe.otlp import Decoded, decode_request, encode_response
 from platform_sdk.observe.schema import Signal, series_key
 from platform_sdk.observe.scope import project_labels
 from platform_sdk.observe.telemetry import telemetry_of
+from platform_sdk.projects.access import can_read
+from platform_sdk.projects.models import Project
 
 __all__ = ["IngestOut", "ingest"]
 
@@ -78,7 +82,12 @@ def _resolve(
                 f"project name {text!r} is ambiguous: use owner/name in platform.project",
                 details={"project": text},
             )
-    raise NotFound(f"project {text!r} not found", details={"project": text})
+    raise _not_found(value)
+
+
+def _not_found(value: str) -> NotFound:
+    text = value.strip()
+    return NotFound(f"project {text!r} not found", details={"project": text})
 
 
 def _projects(db: Session, actor: Actor, table: pa.Table) -> pa.Table:
@@ -90,6 +99,10 @@ def _projects(db: Session, actor: Actor, table: pa.Table) -> pa.Table:
     for value in given:
         pid, label = _resolve(db, actor, value, labels)
         if not rbac.can(db, actor, Perm.OBSERVE_WRITE, pid):
+            project = db.get(Project, pid)
+            if project is None or not can_read(db, actor, project):
+                # Unreadable answers exactly as missing: no status, name or id gives it away.
+                raise _not_found(value)
             raise PermissionDenied(
                 f"{actor.username} lacks observe:write in {label}",
                 details={"permission": Perm.OBSERVE_WRITE.value, "project": label},

@@ -12,7 +12,8 @@ the top-level ``.git`` skipped, walking only below each pattern's literal prefix
 ``glob``, so a symlink loop cannot make it run forever; every match is resolved and a file
 whose real path is outside the workspace (a symlink to ``/etc/passwd``, or through a symlinked
 directory) is skipped with a log line. A symlink to a file inside the workspace is collected
-under the link's name, pointing at the real file.
+under the link's name, pointing at the real file. Patterns are matched in linear time by
+:mod:`platform_sdk.pipelines.glob`, never by a backtracking regular expression.
 
 At most :data:`MAX_ARTIFACTS` files are collected per step (the first ones in walk order, then
 sorted by name); the log says when the cap was hit.
@@ -26,6 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 
 from platform_sdk.errors import ValidationFailed
+from platform_sdk.pipelines.glob import Glob, compile_glob, glob_error
 
 __all__ = ["MAX_ARTIFACTS", "check_patterns", "collect"]
 
@@ -49,38 +51,14 @@ def check_patterns(patterns: Sequence[str]) -> None:
             raise ValidationFailed(f"artifact pattern {pattern!r} escapes the workspace ('..')")
         if not _normalise(pattern):
             raise ValidationFailed(f"artifact pattern {pattern!r} names no file")
+        if (problem := glob_error("/".join(_normalise(pattern)))) is not None:
+            raise ValidationFailed(f"artifact pattern {pattern!r}: {problem}")
 
 
-def _segment_regex(segment: str) -> str:
-    out, i = [], 0
-    while i < len(segment):
-        c = segment[i]
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[" and (end := segment.find("]", i + 2)) != -1:
-            body = segment[i + 1 : end]
-            negate = body.startswith(("!", "^"))
-            body = body[1:] if negate else body
-            body = body.replace("\\", "\\\\")
-            out.append(f"(?!/)[^{body}]" if negate else f"[{body}]")
-            i = end
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return "".join(out)
-
-
-def _pattern_regex(parts: list[str]) -> re.Pattern[str]:
-    regex = ""
-    for index, part in enumerate(parts):
-        last = index == len(parts) - 1
-        if part == "**":
-            regex += ".*" if last else "(?:.*/)?"
-        else:
-            regex += _segment_regex(part) + ("" if last else "/")
-    return re.compile(regex, re.DOTALL)
+def _pattern_glob(parts: list[str]) -> Glob:
+    """The linear-time matcher of a normalised pattern: ``**`` counts only as a whole segment."""
+    segments = [part if part == "**" else re.sub(r"\*{2,}", "*", part) for part in parts]
+    return compile_glob("/".join(segments))
 
 
 def _literal_prefix(parts: list[str]) -> str:
@@ -113,7 +91,7 @@ def collect(
         return ()
     ws = workspace.resolve()
     parsed = [_normalise(p) for p in patterns]
-    regexes = [_pattern_regex(parts) for parts in parsed]
+    matchers = [_pattern_glob(parts) for parts in parsed]
     found: dict[str, Path] = {}
     capped = False
     for root in _walk_roots({_literal_prefix(parts) for parts in parsed}):
@@ -126,7 +104,7 @@ def collect(
             dirnames.sort()
             for filename in sorted(filenames):
                 name = f"{rel_dir}/{filename}" if rel_dir else filename
-                if name in found or not any(r.fullmatch(name) for r in regexes):
+                if name in found or not any(m.match(name) for m in matchers):
                     continue
                 real = (ws / name).resolve()
                 if not real.is_relative_to(ws):
