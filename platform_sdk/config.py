@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from platform_sdk.core.sandbox import Limits
+from platform_sdk.core.rlimits import Limits
 from platform_sdk.errors import ConfigError
 
 __all__ = ["LogSettings", "Settings", "load_settings"]

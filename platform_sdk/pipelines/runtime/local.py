@@ -49,7 +49,8 @@ import threading
 import uuid
 from pathlib import Path, PurePosixPath
 
-from platform_sdk.core.sandbox import Layout, Limits, Sandbox, SandboxMode
+from platform_sdk.core.rlimits import Limits
+from platform_sdk.core.sandbox import Layout, Sandbox, SandboxMode
 from platform_sdk.errors import PlatformError, ValidationFailed
 from platform_sdk.git.repos import GIT_TIMEOUT
 from platform_sdk.pipelines.runtime.base import (

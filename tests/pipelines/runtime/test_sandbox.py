@@ -23,7 +23,8 @@ import pytest
 
 from platform_sdk.config import load_settings
 from platform_sdk.core.access import Actor
-from platform_sdk.core.sandbox import HOME, INSTALL_HINT, UID, WORKSPACE, Layout, Limits, Sandbox
+from platform_sdk.core.rlimits import Limits
+from platform_sdk.core.sandbox import HOME, INSTALL_HINT, UID, WORKSPACE, Layout, Sandbox
 from platform_sdk.errors import ConfigError
 from platform_sdk.git.repos import repo_path
 from platform_sdk.pipelines.runtime.base import Outcome, RunSpec, StepResult
@@ -383,7 +384,8 @@ def test_limits_above_the_workers_own_are_capped_not_fatal(tmp_path: Path) -> No
         """
         import resource, subprocess, sys
         from pathlib import Path
-        from platform_sdk.core.sandbox import Layout, Limits, Sandbox
+        from platform_sdk.core.rlimits import Limits
+        from platform_sdk.core.sandbox import Layout, Sandbox
         resource.setrlimit(resource.RLIMIT_NOFILE, (512, 512))
         launch = Sandbox(limits=Limits(open_files=100_000)).launch(
             ["bash", "-c", "ulimit -n"], Layout(Path(sys.argv[1])), {"PATH": "/usr/bin:/bin"}
