@@ -42,7 +42,9 @@ export PLATFORM_REQUIRE_SERVICES=1
 workers="${PLATFORM_TEST_WORKERS:-$(($(nproc) + 1))}"
 xdist=()
 if ((workers > 0)); then
-  xdist=(-n "$workers" --dist loadfile)
+  # a crashed worker (a test past its timeout is ended with its process) is not replaced: with
+  # loadfile, xdist hands the crashing test to each replacement in turn, and the run never ends
+  xdist=(-n "$workers" --dist loadfile --max-worker-restart=0)
 fi
 step "tests: pytest ${paths[*]}" .venv/bin/pytest "${xdist[@]}" --nbval-lax "${paths[@]}" "$@"
 
