@@ -105,7 +105,8 @@ class Server:
                 [cli, "--data-dir", str(self.data), "serve", "--listen", listen],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "PLATFORM_LOG": "warning"},
+                # the benchmark measures ingest, not the per-token rate limit
+                env={**os.environ, "PLATFORM_LOG": "warning", "PLATFORM_RATE_OTLP": "off"},
             )
         try:
             if cpus:  # before it serves; the threads it starts later inherit the affinity

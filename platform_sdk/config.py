@@ -117,6 +117,10 @@ class Settings(BaseSettings):
         "platform-run", validation_alias=_alias("PLATFORM_KUBE_NAMESPACE_PREFIX")
     )
     otlp_listen: str | None = Field(None, validation_alias=_alias("PLATFORM_OTLP_LISTEN"))
+    rate_otlp: str = Field("1000/s", validation_alias=_alias("PLATFORM_RATE_OTLP"))
+    rate_pipeline_triggers: str = Field(
+        "30/min", validation_alias=_alias("PLATFORM_RATE_PIPELINE_TRIGGERS")
+    )
     otlp_max_bytes: int = Field(
         32 * 1024 * 1024, gt=0, validation_alias=_alias("PLATFORM_OTLP_MAX_BYTES")
     )
@@ -226,6 +230,13 @@ class Settings(BaseSettings):
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8080")
         return value
+
+    @field_validator("rate_otlp", "rate_pipeline_triggers")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        from platform_sdk.core.ratelimit import Rate
+
+        return str(Rate.parse(value))
 
     @field_validator("otlp_listen")
     @classmethod

@@ -33,6 +33,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from platform_sdk.core.access import Actor, Perm
+from platform_sdk.core.ratelimit import Rate, hit
 from platform_sdk.core.runtime import runtime_of
 from platform_sdk.core.types import utcnow
 from platform_sdk.errors import NotFound, PermissionDenied
@@ -199,6 +200,13 @@ def ingest(
 ) -> IngestOut:
     """Receive one OTLP export request; see the module docstring."""
     runtime = runtime_of(db)
+    hit(
+        runtime.bus,
+        f"otlp:{actor.token_id or actor.user_id}",
+        Rate.parse(runtime.settings.rate_otlp),
+        "OTLP requests for this token",
+        "PLATFORM_RATE_OTLP",
+    )
     decoded: Decoded = decode_request(
         signal,
         body,

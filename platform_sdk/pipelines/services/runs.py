@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from platform_sdk.core import audit, events
 from platform_sdk.core.access import Actor, Perm
 from platform_sdk.core.pagination import Page, PageParams, paginate
+from platform_sdk.core.ratelimit import Rate, hit
 from platform_sdk.core.runtime import runtime_of
 from platform_sdk.core.types import utcnow
 from platform_sdk.errors import BadRequest, NotFound, ValidationFailed
@@ -60,12 +61,25 @@ def _resolve_ref(git_dir: Path, ref: str) -> tuple[str, str]:
     raise NotFound(f"ref {ref} not found in the repository")
 
 
+def _limit_triggers(db: Session, actor: Actor, project_id: uuid.UUID) -> None:
+    """Manual runs (triggers and re-runs) per user and project: PLATFORM_RATE_PIPELINE_TRIGGERS."""
+    rt = runtime_of(db)
+    hit(
+        rt.bus,
+        f"pipeline-trigger:{actor.user_id}:{project_id}",
+        Rate.parse(rt.settings.rate_pipeline_triggers),
+        "manual pipeline runs of this project",
+        "PLATFORM_RATE_PIPELINE_TRIGGERS",
+    )
+
+
 def trigger_run(
     db: Session, *, actor: Actor, project: str | uuid.UUID, body: TriggerIn | None = None
 ) -> RunOut:
     """Start a manual run of ``body.ref`` (the default branch when omitted)."""
     body = body or TriggerIn()
     proj, via = access_project(db, actor, project, need=Perm.PROJECT_WRITE)
+    _limit_triggers(db, actor, proj.id)
     label = project_label(db, proj)
     owner, _, name = label.partition("/")
     git_dir = repo_path(runtime_of(db).settings, owner, name)
@@ -152,6 +166,7 @@ def cancel_run(db: Session, *, actor: Actor, project: str | uuid.UUID, number: i
 def rerun(db: Session, *, actor: Actor, project: str | uuid.UUID, number: int) -> RunOut:
     """A new manual run of the same commit and parameters."""
     proj, run, via = access_run(db, actor, project, number, need=Perm.PROJECT_WRITE)
+    _limit_triggers(db, actor, proj.id)
     label = project_label(db, proj)
     owner, _, name = label.partition("/")
     new = plan_run(
