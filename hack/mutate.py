@@ -141,7 +141,7 @@ def main() -> int:
     try:
         import mutmut as _  # noqa: F401
     except ImportError:
-        print("mutate: mutmut is not installed: hack/bootstrap.sh dev,mutation", file=sys.stderr)
+        print("mutate: mutmut is not installed: hack/bootstrap.sh dev", file=sys.stderr)
         return 2
 
     entry = modules[module]
