@@ -64,7 +64,7 @@ def tracked_files() -> list[str]:
         ]
 
 
-def prepare(workdir: Path, module: str, tests: list[str], markers: str) -> None:
+def prepare(workdir: Path, module: str, tests: list[str], markers: str, keyword: str) -> None:
     """A fresh copy of the checkout in ``workdir`` with mutmut's settings for ``module``."""
     if workdir.exists():
         shutil.rmtree(workdir)
@@ -85,6 +85,8 @@ def prepare(workdir: Path, module: str, tests: list[str], markers: str) -> None:
     pytest_args = ["-p", "no:cacheprovider"]
     if markers:
         pytest_args += ["-m", markers]
+    if keyword:
+        pytest_args += ["-k", keyword]
     lines = [
         "[mutmut]",
         "source_paths = platform_sdk",
@@ -147,10 +149,11 @@ def main() -> int:
     entry = modules[module]
     tests: list[str] = list(entry["tests"])  # type: ignore[call-overload]
     markers = str(entry.get("markers", DEFAULT_MARKERS))
+    keyword = str(entry.get("k", ""))
     slug = module.removesuffix(".py").replace("/", ".")
     workdir = opts.workdir or Path(tempfile.gettempdir()) / "platform-mutation" / slug
     workdir = workdir.resolve()
-    prepare(workdir, module, tests, markers)
+    prepare(workdir, module, tests, markers, keyword)
     os.environ.setdefault("PLATFORM_REQUIRE_SERVICES", "1")
     print(f"mutate: {module} against {' '.join(tests)} (-m {markers!r}) in {workdir}", flush=True)
     run = mutmut(workdir, "run", "--max-children", str(opts.max_children))
