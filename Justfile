@@ -89,6 +89,10 @@ test *ARGS:
 test-unit *ARGS:
     {{ venv }}/pytest tests -m "not postgres and not redis and not s3" "$@"
 
+# Mutation-test one critical module with its tests (list: just mutate; map: hack/mutation.toml)
+mutate *ARGS:
+    {{ venv }}/python hack/mutate.py "$@"
+
 # Create a new database migration: just db-add "add labels"
 db-add NAME:
     {{ venv }}/platform db new {{ quote(NAME) }}

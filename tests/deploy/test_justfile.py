@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -24,6 +26,7 @@ VERBS = {
     "cluster-down",
     "docker",
     "deploy-local",
+    "mutate",
 }
 
 
@@ -94,3 +97,43 @@ def test_every_just_verb_in_the_readme_exists() -> None:
     named = set(re.findall(r"(?:^|`)just ([a-z][\w-]*)", develop, re.M))
     assert {"cluster-up", "deploy-local", "cluster-down"} <= named
     assert named - _summary() == set()
+
+
+def _critical_modules() -> dict[str, dict[str, list[str]]]:
+    with (REPO / "hack" / "mutation.toml").open("rb") as f:
+        return tomllib.load(f)["modules"]
+
+
+def test_mutate_lists_every_critical_module_with_tests_that_exist() -> None:
+    modules = _critical_modules()
+    for area in ("identity/rbac.py", "secrets/crypto.py", "observe/spool.py", "notify/ssrf.py"):
+        assert f"platform_sdk/{area}" in modules, area
+    named = [path for path, entry in modules.items() for path in [path, *entry["tests"]]]
+    assert sorted(p for p in named if not (REPO / p).is_file()) == []
+    listing = run(tool("just"), "mutate")
+    assert listing.returncode == 0, listing.stderr
+    for path, entry in modules.items():
+        assert f"{path} " in listing.stdout, path
+        assert " ".join(entry["tests"]) in listing.stdout, path
+    as_json = run(tool("just"), "mutate", "--json")
+    assert json.loads(as_json.stdout) == sorted(modules)
+
+
+def test_mutate_refuses_a_module_that_is_not_listed() -> None:
+    result = run(tool("just"), "mutate", "platform_sdk/sdk.py")
+    assert result.returncode != 0
+    assert "platform_sdk/sdk.py is not in mutation.toml" in result.stderr
+    assert "platform_sdk/notify/ssrf.py" in result.stderr
+
+
+def test_the_mutation_workflow_runs_every_module_weekly_with_the_services() -> None:
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "mutation.yaml").read_text())
+    assert "schedule" in workflow[True]  # YAML 1.1 reads the key `on` as True
+    job = workflow["jobs"]["mutate"]
+    assert set(job["services"]) == {"postgres", "valkey"}
+    assert job["strategy"]["matrix"]["module"] == "${{ fromJSON(needs.modules.outputs.modules) }}"
+    runs = "\n".join(s.get("run", "") for s in job["steps"])
+    assert 'hack/mutate.py "$MODULE"' in runs
+    assert "--fail-under 90" in runs
+    listing = "\n".join(s.get("run", "") for s in workflow["jobs"]["modules"]["steps"])
+    assert "hack/mutate.py --json" in listing

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 PRODUCTION = {
@@ -75,3 +77,39 @@ def test_production_parameters_are_pinned_and_work() -> None:
     # a hash stored with one pass fewer still logs in, and is upgraded at that login
     assert out["weaker_verifies"] is True
     assert out["weaker_needs_rehash"] is True
+
+
+# -- in this interpreter (the cheap hasher of tests/conftest.py) -------------------------------
+
+
+def test_an_empty_password_is_refused_by_name() -> None:
+    from platform_sdk.identity import passwords
+
+    with pytest.raises(ValueError, match=r"^a password cannot be empty$"):
+        passwords.hash_password("")
+
+
+def test_generated_passwords_carry_18_random_bytes() -> None:
+    from platform_sdk.identity import passwords
+
+    first, second = passwords.generate_password(), passwords.generate_password()
+    assert len(first) == 24  # 18 bytes, URL-safe base64
+    assert first != second
+    assert len(passwords.generate_password(32)) == 43
+
+
+def test_the_dummy_hash_follows_the_current_parameters(monkeypatch: pytest.MonkeyPatch) -> None:
+    # unknown users must cost what known ones cost: a dummy made with old parameters would not
+    from argon2 import PasswordHasher
+
+    from platform_sdk.identity import passwords
+
+    cheap = passwords.dummy_hash()
+    assert not passwords.needs_rehash(cheap)
+    monkeypatch.setattr(
+        passwords, "_hasher", PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1)
+    )
+    dummy = passwords.dummy_hash()
+    assert dummy != cheap
+    assert not passwords.needs_rehash(dummy)
+    assert passwords.dummy_hash() == dummy  # made once per set of parameters

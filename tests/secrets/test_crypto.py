@@ -60,6 +60,26 @@ def test_other_aad_fails_cleanly() -> None:
         ring.decrypt(blob, b"secret/global/OTHER/1/all")
     assert PLAIN.decode() not in str(err.value)
     assert err.value.status == 500
+    assert err.value.message == (
+        "sealed value failed authentication: it was altered, or it belongs to another secret row"
+    )
+    assert err.value.details == {"key_id": ring.primary.kid}
+
+
+def test_an_empty_value_round_trips() -> None:
+    # the shortest sealed value there is: header, nonce and tag, no ciphertext
+    ring = Keyring(Key.generate())
+    blob = ring.encrypt(b"", AAD)
+    assert len(blob) == 1 + 8 + 12 + 16
+    assert key_id_of(blob) == ring.primary.kid
+    assert ring.decrypt(blob, AAD) == b""
+
+
+def test_keyring_repr_names_key_ids_never_material() -> None:
+    old, new = Key(bytes(range(32))), Key(bytes(range(1, 33)))
+    ring = Keyring(new, [old])
+    assert repr(ring) == f"<Keyring primary={new.kid} keys={sorted([old.kid, new.kid])}>"
+    assert old.material.hex() not in repr(ring)
 
 
 @pytest.mark.parametrize("position", [12, 25, -1])  # nonce, ciphertext, tag
@@ -74,9 +94,10 @@ def test_any_flipped_bit_fails(position: int) -> None:
 def test_truncated_or_unknown_format_fails() -> None:
     ring = Keyring(Key.generate())
     blob = ring.encrypt(PLAIN, AAD)
-    with pytest.raises(DecryptionFailed, match="malformed"):
+    malformed = r"^sealed value is malformed \(unknown format or truncated\)$"
+    with pytest.raises(DecryptionFailed, match=malformed):
         ring.decrypt(blob[:20], AAD)
-    with pytest.raises(DecryptionFailed, match="malformed"):
+    with pytest.raises(DecryptionFailed, match=malformed):
         ring.decrypt(b"\x02" + blob[1:], AAD)
 
 
@@ -89,6 +110,15 @@ def test_unknown_key_names_the_key_and_the_fix() -> None:
     assert "PLATFORM_MASTER_KEY_PREVIOUS" in err.value.message
     assert "rotate-key" in err.value.message
     assert err.value.details["key_id"] == old.primary.kid
+    # the whole message: it is the operator's only guide back to readable secrets
+    assert err.value.message == (
+        f"PLATFORM_MASTER_KEY_PREVIOUS: a secret is sealed with master key {old.primary.kid}, "
+        "which is not loaded. Add that key to PLATFORM_MASTER_KEY_PREVIOUS (comma-separated) "
+        "— or restore the key file master.keys in the data dir that held it — then run "
+        "`platform secrets rotate-key` to re-encrypt everything under the current key"
+    )
+    assert err.value.variable == "PLATFORM_MASTER_KEY_PREVIOUS"
+    assert err.value.kid == old.primary.kid
 
 
 def test_older_keys_still_decrypt() -> None:
