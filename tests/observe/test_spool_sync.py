@@ -159,3 +159,27 @@ def test_close_of_an_empty_file_takes_no_sync(segment: SyncedFile, syncs: list[i
     segment.close()
     assert syncs == []
     assert segment.syncs == 0
+
+
+def test_a_failed_write_whose_truncation_fails_too_raises_the_write_error(
+    segment: SyncedFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spool turns the OSError into a 503; anything else here would be a 500."""
+    segment.write(b"abc")
+
+    def disk_full(fd: int, data: bytes) -> None:
+        os.write(fd, data[:2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def broken_truncate(fd: int, length: int) -> None:
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(spool_sync, "write_all", disk_full)
+    monkeypatch.setattr(os, "ftruncate", broken_truncate)
+    with pytest.raises(OSError, match="No space left on device") as err:
+        segment.write(b"defgh")
+    assert err.value.errno == errno.ENOSPC
+    monkeypatch.undo()
+    assert isinstance(segment.failed, OSError)  # the spool seals it: a reader stops at the tear
+    with pytest.raises(OSError, match=UNWRITABLE):
+        segment.write(b"ijk")
