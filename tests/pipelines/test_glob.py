@@ -46,9 +46,13 @@ def _reference(tokens: list[str], value: str) -> bool:
 
 
 def _no_adjacent_stars(tokens: list[str]) -> bool:
+    """Token lists whose text reads back as the same tokens: ``*`` beside ``*`` would merge
+    into ``**``, and ``**`` before ``/`` is the text of the ``**/`` token (zero or more
+    directories), not ``**`` then a required ``/``."""
     text = "".join(tokens)
     return all(
-        not (a.endswith("*") and b.startswith("*")) for a, b in itertools.pairwise(tokens)
+        not (a.endswith("*") and b.startswith("*")) and not (a == "**" and b.startswith("/"))
+        for a, b in itertools.pairwise(tokens)
     ) and bool(text)
 
 
