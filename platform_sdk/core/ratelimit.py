@@ -13,6 +13,7 @@ and project (``PLATFORM_RATE_PIPELINE_TRIGGERS``); failed logins have their own 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ class Rate:
     window: float
 
     @classmethod
+    @functools.cache  # settings hold the text; this runs on every OTLP request
     def parse(cls, text: str) -> Rate:
         """``600/min``, ``50/s``, ``1000/h``; ``0`` or ``off`` for none. ValueError otherwise."""
         if text.strip().lower() in ("0", "off", "none"):

@@ -44,7 +44,7 @@ from platform_sdk.__about__ import __version__
 from platform_sdk.core.types import utcnow
 from platform_sdk.errors import PlatformError
 from platform_sdk.notify.models import DeliveryStatus, Webhook, WebhookDelivery
-from platform_sdk.notify.ssrf import PinnedTransport, Resolver, check_url
+from platform_sdk.notify.ssrf import Resolver, check_url, pinned_client
 from platform_sdk.secrets.system import read_system_secret
 
 if TYPE_CHECKING:
@@ -169,14 +169,6 @@ class DeliveryWorker:
                 row.id, hook.url, row.event, row.delivery_uuid, body_of(row.payload), secret
             )
 
-    def _pinned_client(self) -> httpx.Client:
-        transport = PinnedTransport(
-            allow_private=self.platform.settings.webhook_allow_private,
-            resolver=self._resolver,
-            inner=self._transport,
-        )
-        return httpx.Client(transport=transport, timeout=TIMEOUT, follow_redirects=False)
-
     def _send(self, job: _Job) -> _Outcome:
         started = time.monotonic()
         try:
@@ -190,7 +182,12 @@ class DeliveryWorker:
                 "X-Platform-Delivery": str(job.delivery_uuid),
                 "X-Platform-Signature": sign(job.secret, job.body),
             }
-            with self._pinned_client() as client:
+            with pinned_client(
+                allow_private=self.platform.settings.webhook_allow_private,
+                timeout=TIMEOUT,
+                resolver=self._resolver,
+                transport=self._transport,
+            ) as client:
                 response = client.post(job.url, content=job.body, headers=headers)
             elapsed = int((time.monotonic() - started) * 1000)
             ok = 200 <= response.status_code < 300

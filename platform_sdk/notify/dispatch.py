@@ -54,7 +54,7 @@ from platform_sdk.notify.models import (
     NotificationPreference,
     NotificationStatus,
 )
-from platform_sdk.notify.ssrf import PinnedTransport, Resolver, check_url
+from platform_sdk.notify.ssrf import Resolver, check_url, pinned_client
 
 if TYPE_CHECKING:
     from platform_sdk.sdk import Platform
@@ -203,14 +203,6 @@ class Dispatcher:
                 for n, email in rows
             ]
 
-    def _pinned_client(self) -> httpx.Client:
-        transport = PinnedTransport(
-            allow_private=self.platform.settings.webhook_allow_private,
-            resolver=self._resolver,
-            inner=self._transport,
-        )
-        return httpx.Client(transport=transport, timeout=TIMEOUT, follow_redirects=False)
-
     def _send(self, job: _Job) -> _Failure | None:
         """``None`` on success, else why it failed and whether a retry could help."""
         settings = self.platform.settings
@@ -226,7 +218,12 @@ class Dispatcher:
             if not job.webhook_url:
                 return _Failure("no webhook_url in the user's preference", True)
             url = check_url(job.webhook_url, field="webhook_url")
-            with self._pinned_client() as client:
+            with pinned_client(
+                allow_private=self.platform.settings.webhook_allow_private,
+                timeout=TIMEOUT,
+                resolver=self._resolver,
+                transport=self._transport,
+            ) as client:
                 response = client.post(
                     url,
                     json={

@@ -38,6 +38,7 @@ __all__ = [
     "check_url",
     "embedded_ipv4",
     "is_public_address",
+    "pinned_client",
     "system_resolver",
 ]
 
@@ -211,3 +212,16 @@ class PinnedTransport(httpx.BaseTransport):
     def close(self) -> None:
         if self._owns_inner:  # a transport handed in is its giver's to close
             self.inner.close()
+
+
+def pinned_client(
+    *,
+    allow_private: bool,
+    timeout: float,
+    resolver: Resolver | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> httpx.Client:
+    """An HTTP client for user-given targets: every request through :class:`PinnedTransport`,
+    redirects not followed (a redirect would be a target nobody checked)."""
+    pinned = PinnedTransport(allow_private=allow_private, resolver=resolver, inner=transport)
+    return httpx.Client(transport=pinned, timeout=timeout, follow_redirects=False)
